@@ -1,0 +1,38 @@
+# Project-local virtual environment; everything installs with torch pinned (constraints.txt).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test test-slow lint type clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; run 'make PYTHON=python3 ...' with a Python >= 3.10 (3.11 for torch 2.13.0)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## The main job: QMIX and VDN on the default multigrid task, defaults throughout.
+run: $(STAMP)
+	$(BIN)/qmixbench run --env multigrid --algos qmix,vdn
+
+## The default test suite (fast; CI runs this).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Heavier learning checks.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+type: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache

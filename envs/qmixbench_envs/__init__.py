@@ -1,0 +1,17 @@
+"""qmixbench's environments: a multi-agent MiniGrid port and matrix games, as PettingZoo ParallelEnvs.
+
+Imports numpy, gymnasium, pettingzoo and minigrid only: never torch, never ``qmixbench``.
+
+Conventions every env here follows (the learner's adapter relies on them):
+
+* ``metadata["team_reward"] == "shared"``: every agent's reward entry is the team reward itself, so
+  the team's reward is that value, not the sum over agents.
+* ``terminations`` mean the episode ended by success or failure (no bootstrap); ``truncations``
+  mean the step limit was hit (the learner bootstraps). Never both for one cause.
+* On the last step ``infos[agent]["success"]`` is a bool saying whether the team solved the task.
+* ``state()`` has a fixed shape given by ``state_space``; it is for centralised training only.
+"""
+
+from qmixbench_envs.registry import ENV_SPECS, FAMILY_DEFAULTS, EnvSpec, UnknownEnvError, make, resolve_id
+
+__all__ = ["ENV_SPECS", "FAMILY_DEFAULTS", "EnvSpec", "UnknownEnvError", "make", "resolve_id"]

@@ -1,0 +1,62 @@
+"""The ``qmixbench`` command: argparse subcommands; parsing, validation and dispatch only.
+
+Each subcommand lives in ``qmixbench.commands.<name>`` and exposes ``add_arguments(parser)`` and
+``main(args) -> int``. Modules are imported only when their command runs, so ``qmixbench report``
+and ``qmixbench list`` never import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+COMMANDS: dict[str, str] = {
+    "run": "train every env x algo x seed (or a --suite), evaluate greedily, summarise",
+    "report": "aggregate result directories into tables, CSV, Markdown and learning-curve plots",
+    "list": "list registered envs, algorithms, or the runs in a results directory",
+    "eval": "replay a trained run's agents decentralised; optionally write a GIF",
+    "explain": "print a matrix-game run's learned Q_tot table beside the true payoffs",
+    "check": "run PettingZoo's conformance tests and qmixbench's requirements on an env",
+}
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qmixbench", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Only the chosen command's module is imported, and it adds its own arguments before parsing.
+    command = next((a for a in argv if a in COMMANDS), None)
+    module = None
+    if command is not None:
+        module = importlib.import_module(f"qmixbench.commands.{command}")
+        sub_action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        module.add_arguments(sub_action.choices[command])
+    args = parser.parse_args(argv)
+    assert module is not None  # argparse has exited unless a valid command was given
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(module.main(args) or 0)
+    except UsageError as exc:
+        print(f"qmixbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

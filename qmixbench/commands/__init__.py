@@ -1,0 +1,1 @@
+"""One module per ``qmixbench`` subcommand (see ``qmixbench.cli.COMMANDS``)."""
