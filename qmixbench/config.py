@@ -1,0 +1,217 @@
+"""Frozen configs: the one source of truth for every default. TOML files and ``--set`` only override.
+
+QMIX, VDN and IQL share :class:`TrainConfig`; their presets (``qmixbench.algos.ALGORITHMS``) differ only
+in :class:`MixerConfig`, so a comparison is fair by construction.
+
+Facts about an env (agent count, shapes, episode limit) never live here: they are in the adapter's
+``EnvInfo``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """An unknown key or a value of the wrong type; the message lists what is valid."""
+
+
+@dataclass(frozen=True)
+class MixerConfig:
+    """How per-agent Q-values become Q_tot. The only thing the algorithm presets change."""
+
+    kind: str = "qmix"
+    """``qmix`` (monotone hypernetwork mixer), ``vdn`` (sum) or ``none`` (IQL: each agent's own TD loss)."""
+    embed_dim: int = 32
+    """QMIX: width E of the mixing layer."""
+    hypernet_layers: int = 2
+    """QMIX: layers in each weight hypernetwork (1 = linear, 2 = one hidden layer)."""
+    hypernet_embed: int = 64
+    """QMIX: hidden units of a 2-layer hypernetwork."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that sets how one run trains and evaluates, shared by all algorithms."""
+
+    # Budget and evaluation
+    total_env_steps: int = 100_000
+    """Env steps (summed over the parallel envs) to train for."""
+    n_envs: int = 8
+    """Environments stepped in lockstep in one process, with one batched network call per step."""
+    eval_interval: int = 5_000
+    """Evaluate greedily every this many env steps (and once at the end)."""
+    eval_episodes: int = 32
+    """Greedy episodes per evaluation (rliable recommends >= 32)."""
+    checkpoint_interval: int = 5_000
+    """Write a resumable checkpoint every this many env steps (at each evaluation when equal)."""
+    # Agent network
+    agent: str = "gru"
+    """Agent network: ``gru`` (recurrent, as PyMARL) or ``mlp`` (feed-forward, EPyMARL's default)."""
+    hidden_dim: int = 64
+    """Hidden units H of the agent network."""
+    obs_agent_id: bool = True
+    """Append a one-hot agent id to each agent's observation (parameter sharing with roles)."""
+    obs_last_action: bool = False
+    """Append the agent's previous action (one-hot) to its observation."""
+    # Learning
+    lr: float = 5e-4
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    batch_size: int = 32
+    """Episodes per learner update."""
+    buffer_size: int = 5_000
+    """Replay capacity in episodes."""
+    updates_per_episode: float = 1.0
+    """Update-to-data ratio: learner updates per collected episode (PyMARL: 1)."""
+    grad_clip: float = 10.0
+    """Clip the global gradient norm to this value."""
+    double_q: bool = True
+    """Pick target actions with the online network, evaluate them with the target network."""
+    target_update_interval: int = 200
+    """Hard-copy the target networks every this many learner updates (ignored when ``target_tau`` > 0)."""
+    target_tau: float = 0.0
+    """Polyak factor for soft target updates after every learner update; 0 = hard copies."""
+    td_lambda: float = 0.0
+    """TD(lambda) targets; 0 = one-step TD."""
+    standardise_rewards: bool = False
+    """Standardise rewards by a running mean/std before the TD target."""
+    # Exploration
+    epsilon_start: float = 1.0
+    """Initial epsilon of epsilon-greedy exploration."""
+    epsilon_finish: float = 0.05
+    """Final epsilon."""
+    epsilon_anneal_steps: int = 50_000
+    """Env steps over which epsilon anneals linearly."""
+    # Execution
+    device: str = "cpu"
+    """torch device for the learner (``cpu``, ``cuda``, ``cuda:1``)."""
+    torch_threads: int = 1
+    """torch intra-op threads per run (runs in a pool each get their own process)."""
+    mixer: MixerConfig = field(default_factory=MixerConfig)
+    """Mixer settings; set by the algorithm preset."""
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready nested dict of a config dataclass."""
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) config dataclass from :func:`to_dict` output; unknown keys are an error."""
+    return apply_overrides(cls(), _flatten(data))
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def valid_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every overridable dotted key of a config dataclass, e.g. ``lr``, ``mixer.embed_dim``."""
+    keys: list[str] = []
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            keys += valid_keys(hints[f.name], f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _coerce(key: str, value: Any, target: Any) -> Any:
+    """Convert ``value`` (a string from ``--set`` or a TOML value) to the field's type."""
+    origin_types = typing.get_args(target) or (target,)
+    if isinstance(value, str) and str not in origin_types:
+        text = value.strip()
+        if bool in origin_types:
+            if text.lower() in ("true", "1", "yes", "on"):
+                return True
+            if text.lower() in ("false", "0", "no", "off"):
+                return False
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{key}: cannot read {value!r} as {target}") from exc
+    if bool in origin_types and not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if int in origin_types and not isinstance(value, bool) and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if float in origin_types and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    allowed = tuple(t for t in origin_types if isinstance(t, type))
+    if value is not None and allowed and not isinstance(value, allowed):
+        raise ConfigError(f"{key}: expected {' or '.join(t.__name__ for t in allowed)}, got {value!r}")
+    return value
+
+
+def apply_overrides(config: Any, overrides: dict[str, Any], _prefix: str = "") -> Any:
+    """Return ``config`` with dotted-key overrides applied; an unknown key lists the valid ones.
+
+    >>> apply_overrides(TrainConfig(), {"lr": "1e-3", "mixer.embed_dim": 16}).mixer.embed_dim
+    16
+    """
+    cls = type(config)
+    hints = typing.get_type_hints(cls)
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if head not in hints or (rest and not dataclasses.is_dataclass(hints[head])):
+            valid = ", ".join(valid_keys(cls, _prefix))
+            raise ConfigError(f"unknown config key {_prefix + key!r}; valid keys: {valid}")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        elif dataclasses.is_dataclass(hints[head]):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} is a section; set its keys as {key}.NAME")
+            nested.setdefault(head, {}).update(_flatten(value))
+        else:
+            direct[head] = _coerce(_prefix + key, value, hints[head])
+    for head, sub in nested.items():
+        direct[head] = apply_overrides(getattr(config, head), sub, f"{_prefix}{head}.")
+    new = dataclasses.replace(config, **direct)
+    validate(new)
+    return new
+
+
+def parse_set_args(items: list[str]) -> dict[str, str]:
+    """``["lr=1e-3", "mixer.embed_dim=16"]`` -> dict; a malformed item is a ConfigError."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set takes key=value, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def validate(config: Any) -> None:
+    """Range checks that a type alone cannot express."""
+    if isinstance(config, TrainConfig):
+        positive = ("total_env_steps", "n_envs", "eval_interval", "eval_episodes", "checkpoint_interval",
+                    "hidden_dim", "batch_size", "buffer_size", "target_update_interval", "torch_threads")
+        for name in positive:
+            if getattr(config, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(config, name)}")
+        if config.agent not in ("gru", "mlp"):
+            raise ConfigError(f"agent must be 'gru' or 'mlp', got {config.agent!r}")
+        if not 0.0 <= config.gamma <= 1.0:
+            raise ConfigError(f"gamma must be in [0, 1], got {config.gamma}")
+        if not 0.0 <= config.td_lambda <= 1.0 or not 0.0 <= config.target_tau <= 1.0:
+            raise ConfigError("td_lambda and target_tau must be in [0, 1]")
+        if config.batch_size > config.buffer_size:
+            raise ConfigError(f"batch_size ({config.batch_size}) exceeds buffer_size ({config.buffer_size})")
+    if isinstance(config, MixerConfig) and config.kind not in ("qmix", "vdn", "none"):
+        raise ConfigError(f"mixer.kind must be 'qmix', 'vdn' or 'none', got {config.kind!r}")
