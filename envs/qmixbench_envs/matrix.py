@@ -68,6 +68,11 @@ class _TwoAgentGame(ParallelEnv):
         self._obs = np.zeros(obs_dim, np.float32)
         self._t = 0
 
+    @property
+    def max_steps(self) -> int:
+        """Episode length (read by qmixbench's adapter to size its replay buffer)."""
+        return self._length
+
     def observation_space(self, agent: str) -> spaces.Box:
         return self._obs_spaces[agent]
 
