@@ -215,3 +215,21 @@ def validate(config: Any) -> None:
             raise ConfigError(f"batch_size ({config.batch_size}) exceeds buffer_size ({config.buffer_size})")
     if isinstance(config, MixerConfig) and config.kind not in ("qmix", "vdn", "none"):
         raise ConfigError(f"mixer.kind must be 'qmix', 'vdn' or 'none', got {config.kind!r}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One job of a benchmark: train ``algo`` on ``env`` with ``seed``."""
+
+    env: str
+    """Registered env id, family name (``multigrid``) or entry point."""
+    algo: str
+    """Algorithm preset name (``qmix``, ``vdn``, ``iql``)."""
+    seed: int
+    """Seeds the env, exploration and network initialisation."""
+    config: TrainConfig = field(default_factory=TrainConfig)
+    """Fully resolved training config (preset + suite + ``--set`` overrides)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the env factory."""
+    team_reward: str = "auto"
+    """``auto`` (the env's declaration, else sum), ``shared`` or ``sum``; see ``qmixbench.adapter``."""

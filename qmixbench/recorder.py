@@ -1,0 +1,164 @@
+"""What one run leaves on disk, written so that an interruption never leaves a half-written file.
+
+Layout of a run directory (``run_dir(out, env, algo, seed)`` = ``OUT/<env-slug>/<algo>/seed_<k>/``):
+
+* ``config.json``   ``{"run": {env, env_kwargs, algo, seed}, "config": TrainConfig as a dict,
+  "env_info": EnvInfo as a dict, "provenance": {...}}``; written once at the start.
+* ``metrics.csv``   one row per evaluation, columns :data:`METRIC_COLUMNS`; rewritten whole
+  (atomically) at each evaluation, so it is always complete up to the last evaluation.
+* ``status.json``   ``{"status": "running"|"done"|"failed", "env_steps", "error", "traceback",
+  "started_at", "finished_at"}``.
+* ``agent.pt``      the trained agent network (the only network needed to act).
+* ``checkpoint.pt`` everything needed to resume.
+
+Every file is written to a temporary file in the same directory and moved into place with
+``os.replace``, which is atomic on POSIX and Windows.
+
+This module never imports torch: the report code reads run directories through it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+METRIC_COLUMNS: tuple[str, ...] = (
+    "env_steps",
+    "episodes",
+    "updates",
+    "eval_return_mean",
+    "eval_return_std",
+    "eval_success_rate",
+    "eval_episode_len_mean",
+    "train_return_mean",
+    "td_loss",
+    "epsilon",
+    "wall_time_s",
+    "env_steps_per_s",
+)
+"""Columns of ``metrics.csv``, documented with units in results/README.md."""
+
+STATUSES = ("running", "done", "failed")
+
+
+def slug(text: str) -> str:
+    """A file-system-safe name for an env id or entry point: ``multigrid/empty-8x8-v0`` -> ``multigrid__empty-8x8-v0``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace("/", "__")).strip("_") or "env"
+
+
+def run_dir(out: Path | str, env: str, algo: str, seed: int) -> Path:
+    """The directory of one run inside a results directory."""
+    return Path(out) / slug(env) / algo / f"seed_{seed}"
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def atomic_write_json(path: Path | str, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default, allow_nan=True) + "\n")
+
+
+def read_json(path: Path | str) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class RunRecorder:
+    """Writes one run's files; holds the metric rows so each write is a whole, valid CSV."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.rows: list[dict[str, Any]] = []
+        self.started_at = time.time()
+
+    def load_metrics(self) -> list[dict[str, str]]:
+        """Reload rows from an existing ``metrics.csv`` (used when resuming)."""
+        path = self.dir / "metrics.csv"
+        if not path.exists():
+            return []
+        with path.open(newline="", encoding="utf-8") as fh:
+            self.rows = list(csv.DictReader(fh))
+        return self.rows
+
+    def write_config(self, data: dict[str, Any]) -> None:
+        atomic_write_json(self.dir / "config.json", data)
+
+    def log_eval(self, row: dict[str, Any]) -> None:
+        unknown = set(row) - set(METRIC_COLUMNS)
+        if unknown:
+            raise KeyError(f"unknown metric columns {sorted(unknown)}; valid: {', '.join(METRIC_COLUMNS)}")
+        self.rows.append(row)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(METRIC_COLUMNS)
+        for r in self.rows:
+            writer.writerow([_cell(r.get(c)) for c in METRIC_COLUMNS])
+        atomic_write_text(self.dir / "metrics.csv", buf.getvalue())
+
+    def truncate_metrics(self, max_env_steps: int) -> None:
+        """Drop rows past ``max_env_steps`` (rows logged after the checkpoint a resumed run restarts from)."""
+        self.rows = [r for r in self.rows if int(float(r["env_steps"])) <= max_env_steps]
+
+    def set_status(self, status: str, env_steps: int = 0, error: str | None = None, traceback: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        atomic_write_json(
+            self.dir / "status.json",
+            {
+                "status": status,
+                "env_steps": int(env_steps),
+                "error": error,
+                "traceback": traceback,
+                "started_at": self.started_at,
+                "finished_at": None if status == "running" else time.time(),
+            },
+        )
+
+
+def read_status(directory: Path | str) -> dict[str, Any] | None:
+    """The run's ``status.json``, or None if it never started."""
+    path = Path(directory) / "status.json"
+    return read_json(path) if path.exists() else None
