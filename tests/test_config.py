@@ -1,0 +1,78 @@
+"""Config overrides: types, nesting, and errors that list what is valid."""
+
+import pytest
+
+from qmixbench.config import (
+    ConfigError,
+    MixerConfig,
+    TrainConfig,
+    apply_overrides,
+    from_dict,
+    parse_set_args,
+    to_dict,
+    valid_keys,
+)
+
+
+def test_overrides_coerce_strings_to_field_types():
+    cfg = apply_overrides(
+        TrainConfig(), parse_set_args(["lr=1e-3", "double_q=false", "total_env_steps=2e4", "mixer.embed_dim=16"])
+    )
+    assert cfg.lr == 1e-3 and cfg.double_q is False
+    assert cfg.total_env_steps == 20_000 and isinstance(cfg.total_env_steps, int)
+    assert cfg.mixer.embed_dim == 16
+    assert TrainConfig().lr == 5e-4, "the defaults are untouched"
+
+
+def test_toml_values_and_sections():
+    cfg = apply_overrides(TrainConfig(), {"gamma": 1, "mixer": {"kind": "vdn"}})
+    assert cfg.gamma == 1.0 and isinstance(cfg.gamma, float)
+    assert cfg.mixer == MixerConfig(kind="vdn")
+
+
+def test_round_trip_through_dict():
+    cfg = apply_overrides(TrainConfig(), {"agent": "mlp", "mixer.hypernet_layers": 1})
+    assert from_dict(TrainConfig, to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"lrr": 1}, "unknown config key 'lrr'; valid keys: total_env_steps"),
+        ({"mixer.foo": 1}, "unknown config key 'mixer.foo'; valid keys: mixer.kind, mixer.embed_dim"),
+        ({"lr": "fast"}, "lr: cannot read 'fast'"),
+        ({"n_envs": "2.5"}, "n_envs: expected int"),
+        ({"double_q": "maybe"}, "double_q: expected true/false"),
+        ({"agent": "lstm"}, "agent must be 'gru' or 'mlp'"),
+        ({"mixer.kind": "qplex"}, "mixer.kind must be 'qmix', 'vdn' or 'none'"),
+        ({"batch_size": 64, "buffer_size": 32}, "exceeds buffer_size"),
+        ({"mixer": 3}, "mixer is a section"),
+    ],
+)
+def test_bad_overrides_say_what_is_valid(overrides, message):
+    with pytest.raises(ConfigError, match=None) as info:
+        apply_overrides(TrainConfig(), overrides)
+    assert message in str(info.value)
+
+
+def test_set_args_need_key_value():
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_set_args(["lr"])
+
+
+def test_every_field_has_a_docstring():
+    import ast
+    import inspect
+
+    import qmixbench.config as config_module
+
+    tree = ast.parse(inspect.getsource(config_module))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in ("TrainConfig", "MixerConfig", "RunSpec"):
+            body = node.body
+            for i, stmt in enumerate(body):
+                if isinstance(stmt, ast.AnnAssign):
+                    nxt = body[i + 1] if i + 1 < len(body) else None
+                    has_doc = isinstance(nxt, ast.Expr) and isinstance(getattr(nxt, "value", None), ast.Constant)
+                    assert has_doc, f"{node.name}.{stmt.target.id} has no docstring"
+    assert "mixer.embed_dim" in valid_keys(TrainConfig)
