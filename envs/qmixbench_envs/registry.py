@@ -54,11 +54,74 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"game": "wqmix", "episode_limit": 1},
             summary="Weighted QMIX one-step game: optimum 8 amid -12s; QMIX and VDN both miss it",
         ),
+        # Multi-agent MiniGrid (qmixbench_envs/multigrid/tasks/*: each module's docstring is the task's page).
+        EnvSpec(
+            "multigrid/empty-5x5-v0",
+            "qmixbench_envs.multigrid.tasks.empty:EmptyEnv",
+            {"size": 5},
+            summary="navigation sanity: any agent reaching the goal wins; agents must not block each other",
+        ),
+        EnvSpec(
+            "multigrid/empty-6x6-v0",
+            "qmixbench_envs.multigrid.tasks.empty:EmptyEnv",
+            {"size": 6},
+            summary="navigation sanity: any agent reaching the goal wins; agents must not block each other",
+        ),
+        EnvSpec(
+            "multigrid/empty-8x8-v0",
+            "qmixbench_envs.multigrid.tasks.empty:EmptyEnv",
+            {"size": 8},
+            summary="navigation sanity: any agent reaching the goal wins; agents must not block each other",
+        ),
+        EnvSpec(
+            "multigrid/empty-16x16-v0",
+            "qmixbench_envs.multigrid.tasks.empty:EmptyEnv",
+            {"size": 16},
+            summary="navigation sanity: any agent reaching the goal wins; agents must not block each other",
+        ),
+        EnvSpec(
+            "multigrid/red-blue-doors-6x6-v0",
+            "qmixbench_envs.multigrid.tasks.red_blue_doors:RedBlueDoorsEnv",
+            {"size": 6},
+            summary="ordering: the red door must be opened before the blue one, by any agents",
+        ),
+        EnvSpec(
+            "multigrid/red-blue-doors-8x8-v0",
+            "qmixbench_envs.multigrid.tasks.red_blue_doors:RedBlueDoorsEnv",
+            {"size": 8},
+            summary="ordering: the red door must be opened before the blue one, by any agents",
+        ),
+        EnvSpec(
+            "multigrid/key-door-6x6-v0",
+            "qmixbench_envs.multigrid.tasks.key_door:KeyDoorEnv",
+            {"size": 6},
+            summary="tool use: one agent fetches the key and unlocks the door every agent must pass",
+        ),
+        EnvSpec(
+            "multigrid/key-door-8x8-v0",
+            "qmixbench_envs.multigrid.tasks.key_door:KeyDoorEnv",
+            {"size": 8},
+            summary="tool use: one agent fetches the key and unlocks the door every agent must pass",
+        ),
+        EnvSpec(
+            "multigrid/heavy-box-7x7-v0",
+            "qmixbench_envs.multigrid.tasks.heavy_box:HeavyBoxEnv",
+            {"size": 7},
+            summary="joint action: two agents in a row must push the box together onto the target",
+        ),
+        EnvSpec(
+            "multigrid/collect-8x8-v0",
+            "qmixbench_envs.multigrid.tasks.collect:CollectEnv",
+            {"size": 8, "n_balls": 4},
+            summary="collection: the team gathers all 4 balls; splitting the room pays",
+        ),
     )
 }
 
 FAMILY_DEFAULTS: dict[str, str] = {
     "matrix": "matrix/two-step-v0",
+    # Two agents, 5x5 room, 20 steps: ~27% of uniformly random episodes succeed, so QMIX sees successes early.
+    "multigrid": "multigrid/empty-5x5-v0",
 }
 """A family name alone (``--env multigrid``) names its default task."""
 
