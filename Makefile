@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-slow lint type clean
+.PHONY: setup run test test-slow lint type tox clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; run 'make PYTHON=python3 ...' with a Python >= 3.10 (3.11 for torch 2.13.0)"; exit 1; }
@@ -27,12 +27,19 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
+## ruff (rules in pyproject's [tool.ruff]); `make lint FIX=1` applies fixes and formats.
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check $(if $(FIX),--fix) .
+	$(BIN)/ruff format $(if $(FIX),,--check) .
 
+## mypy on the library packages qmixbench and qmixbench_envs ([tool.mypy]).
 type: $(STAMP)
 	$(BIN)/mypy
+
+## The tox matrix (docs/testing.md); `make tox TOXARGS="-e py312"`. Under pyenv every installed
+## Python is made visible to tox's interpreter discovery.
+tox: $(STAMP)
+	PYENV_VERSION="$${PYENV_VERSION:-$$(pyenv versions --bare 2>/dev/null | paste -sd: -)}" $(BIN)/tox $(TOXARGS)
 
 clean:
 	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache
