@@ -19,21 +19,34 @@ from pettingzoo.utils.conversions import parallel_to_aec
 from qmixbench_envs import ENV_SPECS, FAMILY_DEFAULTS, UnknownEnvError, make
 
 ENV_IDS = sorted(ENV_SPECS)
+OWN_FAMILIES = ("multigrid/", "matrix/")
+"""Families implemented in qmixbench_envs itself (the external adapters wrap other packages' envs)."""
 DETERMINISM_STEPS = 400
+
+
+def _make(env_id: str, **kwargs):
+    """``make(env_id)``, skipping the test when the id's optional package (an extra) is not installed."""
+    try:
+        return make(env_id, **kwargs)
+    except ModuleNotFoundError as err:
+        if err.name and err.name.startswith("qmixbench"):
+            raise
+        pytest.skip(f"{env_id}: optional package missing ({err})")
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_parallel_api(env_id: str) -> None:
-    parallel_api_test(make(env_id), num_cycles=1000)
+    parallel_api_test(_make(env_id), num_cycles=1000)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_aec_api(env_id: str) -> None:
-    api_test(parallel_to_aec(make(env_id)), num_cycles=1000)
+    api_test(parallel_to_aec(_make(env_id)), num_cycles=1000)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_aec_seed(env_id: str) -> None:
+    _make(env_id)
     seed_test(lambda: parallel_to_aec(make(env_id)), num_cycles=500)
 
 
@@ -41,31 +54,35 @@ def test_aec_seed(env_id: str) -> None:
 def test_state(env_id: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # state_test only warns about all-zero, NaN or odd-shaped states
-        state_test(parallel_to_aec(make(env_id)), make(env_id))
+        state_test(parallel_to_aec(_make(env_id)), make(env_id))
 
 
 def _rollout(env_id: str, seed: int, steps: int) -> list:
     """Random play with resets (seeded from one generator): every output, to compare across runs."""
-    env, rng = make(env_id), np.random.default_rng(seed)
+    env, rng = _make(env_id), np.random.default_rng(seed)
     obs, infos = env.reset(seed=seed)
     trace = [("reset", obs, infos, env.state())]
     for _ in range(steps):
         actions = {a: int(rng.integers(env.action_space(a).n)) for a in env.agents}
         out = env.step(actions)
         trace.append(("step", *out, env.state()))
-        _check_step(env, *out)
+        _check_step(env, env_id.startswith(OWN_FAMILIES), *out)
         if not env.agents:
             obs, infos = env.reset(seed=int(rng.integers(2**31)))
             trace.append(("reset", obs, infos, env.state()))
     return trace
 
 
-def _check_step(env, obs, rewards, terminations, truncations, infos) -> None:
+def _check_step(env, own: bool, obs, rewards, terminations, truncations, infos) -> None:
     for agent, o in obs.items():
         assert env.observation_space(agent).contains(o), f"{agent}'s observation is outside its space"
     assert env.state_space.contains(env.state())
-    assert len(set(rewards.values())) == 1, f"team reward must be shared: {rewards}"
-    assert all(isinstance(r, float) for r in rewards.values())
+    assert env.metadata["team_reward"] in ("shared", "sum")
+    if env.metadata["team_reward"] == "shared":
+        assert len(set(rewards.values())) == 1, f"team reward must be shared: {rewards}"
+    assert all(np.isfinite(float(r)) for r in rewards.values())
+    if own:
+        assert all(type(r) is float for r in rewards.values())
     for agent in obs:
         assert not (terminations[agent] and truncations[agent]), "terminated and truncated on one step"
         last = terminations[agent] or truncations[agent]
@@ -90,7 +107,7 @@ def test_same_seed_same_episodes(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_reset_seed_reproduces_layout(env_id: str) -> None:
-    env = make(env_id)
+    env = _make(env_id)
     env.reset(seed=3)
     layout = env.state()
     env.step({a: 2 for a in env.agents})
@@ -101,7 +118,7 @@ def test_reset_seed_reproduces_layout(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_supersuit_wrappers(env_id: str) -> None:
-    env = ss.agent_indicator_v0(ss.pad_action_space_v0(ss.pad_observations_v0(make(env_id))))
+    env = ss.agent_indicator_v0(ss.pad_action_space_v0(ss.pad_observations_v0(_make(env_id))))
     obs, _ = env.reset(seed=0)
     for _ in range(30):
         assert env.state().shape == env.state_space.shape
@@ -109,14 +126,24 @@ def test_supersuit_wrappers(env_id: str) -> None:
             obs, _ = env.reset()
         # Every env here gives all agents one action space, so padding adds no out-of-range actions.
         obs, *_ = env.step({a: int(env.action_space(a).sample()) for a in env.agents})
-        assert all(env.observation_space(a).contains(o) for a, o in obs.items())
+        for a, o in obs.items():
+            space = env.observation_space(a)
+            if np.unique(space.high).size == 1:
+                assert space.contains(o)
+            else:  # SuperSuit 3.11's agent_indicator_v0 declares min(high) but writes max(high)
+                assert o.shape == space.shape and o.dtype == space.dtype
 
 
 def test_env_package_needs_neither_torch_nor_qmixbench() -> None:
     code = (
         "import sys, qmixbench_envs\n"
         "for env_id in qmixbench_envs.ENV_SPECS:\n"
-        "    env = qmixbench_envs.make(env_id); env.reset(seed=0); env.state()\n"
+        "    try:\n"
+        "        env = qmixbench_envs.make(env_id)\n"
+        "    except ModuleNotFoundError as err:  # an optional extra that is not installed\n"
+        "        if (err.name or '').startswith('qmixbench'): raise\n"
+        "        continue\n"
+        "    env.reset(seed=0); env.state()\n"
         "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'qmixbench.')) or m == 'qmixbench']\n"
         "assert not bad, bad\n"
     )

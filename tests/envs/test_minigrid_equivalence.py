@@ -9,7 +9,12 @@ import pytest
 
 from qmixbench_envs.multigrid.base import MultiGridEnv
 
-MINIGRID_IDS = ["MiniGrid-Empty-8x8-v0", "MiniGrid-DoorKey-8x8-v0", "MiniGrid-FourRooms-v0", "MiniGrid-BlockedUnlockPickup-v0"]
+MINIGRID_IDS = [
+    "MiniGrid-Empty-8x8-v0",
+    "MiniGrid-DoorKey-8x8-v0",
+    "MiniGrid-FourRooms-v0",
+    "MiniGrid-BlockedUnlockPickup-v0",
+]
 
 
 class MirrorEnv(MultiGridEnv):

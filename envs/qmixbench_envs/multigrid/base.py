@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gymnasium import spaces
@@ -49,13 +49,14 @@ from qmixbench_envs.multigrid import core
 from qmixbench_envs.multigrid.rendering import render_grid
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
+UNPLACED = (-1, -1)
 _ORDER_BATCH = 256
 
 
 class MultiGridEnv(ParallelEnv):
     """Base class of the multigrid tasks; see the module docstring for the shared rules."""
 
-    metadata = {
+    metadata: dict[str, Any] = {
         "name": "multigrid_v0",
         "render_modes": ["rgb_array", "human"],
         "render_fps": 10,
@@ -96,7 +97,7 @@ class MultiGridEnv(ParallelEnv):
         self._orders = list(itertools.permutations(range(n_agents)))
         self._agent_colors = [COLOR_TO_IDX[c] for c in core.AGENT_COLORS[:n_agents]]
         self.np_random, _ = seeding.np_random(None)
-        self._window = None
+        self._window: Any = None
         self.grid = Grid(width, height)
         self._pad = np.empty((width + 2 * core.PAD, height + 2 * core.PAD, 3), np.uint8)
         self._clear_episode()
@@ -115,7 +116,7 @@ class MultiGridEnv(ParallelEnv):
         self._clear_episode()
         self.grid = Grid(self.width, self.height)
         self._gen_grid()
-        if any(p is None for p in self.agent_pos):
+        if UNPLACED in self.agent_pos:
             raise RuntimeError(f"{type(self).__name__}._gen_grid must place all {self.n_agents} agents")
         self._encode_grid()
         self.agents = list(self.possible_agents)
@@ -280,7 +281,7 @@ class MultiGridEnv(ParallelEnv):
         cell = self.grid.grid[fy * self.width + fx]
         if cell is not None and cell.can_pickup() and self.carrying[i] is None:
             self.carrying[i] = cell
-            cell.cur_pos = np.array([-1, -1])
+            cell.cur_pos = UNPLACED
             self._set_cell(fx, fy, None)
 
     def _drop(self, i: int) -> None:
@@ -297,13 +298,13 @@ class MultiGridEnv(ParallelEnv):
         if cell is None or (isinstance(cell, Door) and pos in self.agent_pos):
             return
         # minigrid's toggle() reads env.carrying and env.grid: hand it this agent's view of both.
-        cell.toggle(SimpleNamespace(carrying=self.carrying[i], grid=self.grid), pos)
+        cell.toggle(cast(Any, SimpleNamespace(carrying=self.carrying[i], grid=self.grid)), pos)
         self._refresh_cell(fx, fy)
 
     # ----------------------------------------------------------------- internals
 
     def _clear_episode(self) -> None:
-        self.agent_pos: list[tuple[int, int] | None] = [None] * self.n_agents
+        self.agent_pos: list[tuple[int, int]] = [UNPLACED] * self.n_agents
         self.agent_dir: list[int] = [0] * self.n_agents
         self.carrying: list[WorldObj | None] = [None] * self.n_agents
         self.step_count = 0

@@ -12,7 +12,7 @@ Coordinates follow minigrid: arrays are indexed ``[x, y]`` (column, row); direct
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
@@ -73,7 +73,7 @@ def view_index_table(width: int, height: int) -> np.ndarray:
     return (base + view_offsets(hp)[None]).reshape(width * height * 4, VIEW * VIEW)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _row_reach(seeds: int, transparent: int) -> int:
     """Cells of one view row that minigrid's two sweeps mark, as a bit set (bit i = column i).
 

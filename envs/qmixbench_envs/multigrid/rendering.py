@@ -41,7 +41,7 @@ def render_tile(obj, agent: tuple[int, str] | None, tile_size: int) -> np.ndarra
 
 def render_grid(grid: Grid, agents: list[tuple[tuple[int, int], int, str]], tile_size: int) -> np.ndarray:
     """Render the whole grid, ``(H * tile_size, W * tile_size, 3)`` uint8, with ``(pos, dir, colour)`` agents."""
-    at = {pos: (d, color) for pos, d, color in agents if pos is not None}
+    at = {pos: (d, color) for pos, d, color in agents}
     img = np.zeros((grid.height * tile_size, grid.width * tile_size, 3), np.uint8)
     for y in range(grid.height):
         for x in range(grid.width):

@@ -107,6 +107,7 @@ class HeavyBoxEnv(MultiGridEnv):
         d, front, rear = pushes[0]
         (bx, by), (vx, vy) = self.box_pos, DIR_VECS[d]
         box = self.grid.get(bx, by)
+        assert box is not None
         self._set_cell(bx, by, None)
         self.box_pos = (bx + vx, by + vy)
         self._set_cell(*self.box_pos, box)
