@@ -100,6 +100,7 @@ class MultiGridEnv(ParallelEnv):
         self._window: Any = None
         self.grid = Grid(width, height)
         self._pad = np.empty((width + 2 * core.PAD, height + 2 * core.PAD, 3), np.uint8)
+        self._transparent = np.empty(self._pad.shape[:2], bool)  # mirrors see_behind(), for occlusion
         self._clear_episode()
 
     # ----------------------------------------------------------------- PettingZoo API
@@ -237,11 +238,15 @@ class MultiGridEnv(ParallelEnv):
     def _set_cell(self, x: int, y: int, obj: WorldObj | None) -> None:
         """Change a cell during an episode, keeping the encoding mirror exact."""
         self.grid.grid[y * self.width + x] = obj
-        self._pad[x + core.PAD, y + core.PAD] = core.encode_obj(obj)
+        self._write_code(x, y, core.encode_obj(obj))
 
     def _refresh_cell(self, x: int, y: int) -> None:
         """Re-encode a cell whose object changed in place (a door opened, a box replaced)."""
-        self._pad[x + core.PAD, y + core.PAD] = core.encode_obj(self.grid.grid[y * self.width + x])
+        self._write_code(x, y, core.encode_obj(self.grid.grid[y * self.width + x]))
+
+    def _write_code(self, x: int, y: int, code: tuple[int, int, int]) -> None:
+        self._pad[x + core.PAD, y + core.PAD] = code
+        self._transparent[x + core.PAD, y + core.PAD] = core.is_transparent(np.asarray(code))
 
     def _front(self, i: int) -> tuple[int, int]:
         dx, dy = core.DIR_VECS[self.agent_dir[i]]
@@ -325,6 +330,7 @@ class MultiGridEnv(ParallelEnv):
         self._pad[core.PAD : core.PAD + self.width, core.PAD : core.PAD + self.height] = inner.reshape(
             self.height, self.width, 3
         ).transpose(1, 0, 2)
+        self._transparent[:] = core.is_transparent(self._pad)
 
     def _grid_with_agents(self) -> np.ndarray:
         src = self._pad.copy()
@@ -335,11 +341,12 @@ class MultiGridEnv(ParallelEnv):
     def _observations(self) -> dict[str, np.ndarray]:
         src = self._grid_with_agents().reshape(-1, 3)
         keys = [(x * self.height + y) * 4 + d for (x, y), d in zip(self.agent_pos, self.agent_dir)]
-        views = src[self._view_table[keys]]  # (N, VIEW*VIEW, 3)
+        cells = self._view_table[keys]  # (N, VIEW*VIEW) flat indices into the padded mirror
+        views = src[cells]  # (N, VIEW*VIEW, 3)
         views[:, core.OWN_CELL] = [core.encode_obj(obj) for obj in self.carrying]
         views = views.reshape(self.n_agents, core.VIEW, core.VIEW, 3)
         if not self.see_through_walls:
-            views *= core.visibility(views.reshape(self.n_agents, -1, 3))[..., None]
+            views *= core.visibility(self._transparent.ravel()[cells])
         return dict(zip(self.possible_agents, views))
 
     def _show(self, img: np.ndarray) -> None:

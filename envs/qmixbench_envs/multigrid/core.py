@@ -12,7 +12,7 @@ Coordinates follow minigrid: arrays are indexed ``[x, y]`` (column, row); direct
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
@@ -94,30 +94,39 @@ def _row_reach(seeds: int, transparent: int) -> int:
         marked = grown
 
 
-_BIT_WEIGHTS = (1 << np.arange(VIEW)).astype(np.int64)
-_ROW_UNPACK = ((np.arange(1 << VIEW)[:, None] >> np.arange(VIEW)[None, :]) & 1).astype(bool)  # (128, VIEW)
+def is_transparent(codes: np.ndarray) -> np.ndarray:
+    """Whether encoded cells ``(..., 3)`` can be seen through: all but walls and doors that are not open."""
+    kind = codes[..., 0]
+    return ~((kind == WALL_TYPE) | ((kind == DOOR_TYPE) & (codes[..., 2] != DOOR_OPEN)))
 
 
-def visibility(views: np.ndarray) -> np.ndarray:
-    """Port of minigrid's ``Grid.process_vis`` for a batch of views: ``(N, VIEW*VIEW, 3) -> (N, VIEW, VIEW)`` bool.
+@lru_cache(maxsize=1 << 16)
+def _view_mask(row_codes: bytes) -> np.ndarray:
+    """Visibility ``(VIEW, VIEW, 1)`` uint8 of a view whose row j's transparent cells are bit set ``row_codes[j]``.
 
-    Opaque cells are walls and doors that are not open (``WorldObj.see_behind``); agents do not block
-    sight. Row j of the view is processed from the agent's row (``VIEW - 1``) upwards; a transparent
-    marked cell marks its three neighbours in the next row up.
+    minigrid processes the view from the agent's row (``VIEW - 1``) upwards: a row's marked cells are
+    ``_row_reach`` of its seeds, and a transparent marked cell seeds its three neighbours in the next
+    row up. Cached: the same transparency pattern recurs at the same place and direction.
     """
-    n = views.shape[0]
-    kind = views[:, :, 0].reshape(n, VIEW, VIEW)
-    opaque = (kind == WALL_TYPE) | ((kind == DOOR_TYPE) & (views[:, :, 2].reshape(n, VIEW, VIEW) != DOOR_OPEN))
-    rows = (~opaque * _BIT_WEIGHTS[None, :, None]).sum(axis=1).tolist()  # (N, VIEW): bit i of [j] = cell (i, j)
     full = (1 << VIEW) - 1
-    masks = []
-    for transparent in rows:
-        seeds = 1 << (VIEW // 2)
-        mask_rows = [0] * VIEW
-        for j in range(VIEW - 1, -1, -1):
-            marked = _row_reach(seeds, transparent[j])
-            mask_rows[j] = marked
-            spread = marked & transparent[j]
-            seeds = (spread | (spread << 1) | (spread >> 1)) & full
-        masks.append(mask_rows)
-    return _ROW_UNPACK[np.asarray(masks)].transpose(0, 2, 1)  # (N, j, i) -> (N, i, j)
+    mask = np.zeros((VIEW, VIEW, 1), np.uint8)
+    seeds = 1 << (VIEW // 2)
+    for j in range(VIEW - 1, -1, -1):
+        marked = _row_reach(seeds, row_codes[j])
+        mask[:, j, 0] = [(marked >> i) & 1 for i in range(VIEW)]
+        spread = marked & row_codes[j]
+        seeds = (spread | (spread << 1) | (spread >> 1)) & full
+    mask.flags.writeable = False
+    return mask
+
+
+def visibility(transparent: np.ndarray) -> np.ndarray:
+    """Port of minigrid's ``Grid.process_vis`` for a batch of views: ``(N, VIEW*VIEW)`` bool -> ``(N, VIEW, VIEW, 1)`` uint8.
+
+    ``transparent`` says which view cells can be seen through (``WorldObj.see_behind``: all but walls
+    and doors that are not open; agents do not block sight). 1 marks a visible cell.
+    """
+    n = transparent.shape[0]
+    # bit i of byte [k * VIEW + j] is view cell (i, j) of agent k
+    packed = np.packbits(transparent.reshape(n, VIEW, VIEW), axis=1, bitorder="little").tobytes()
+    return np.stack([_view_mask(packed[k * VIEW : (k + 1) * VIEW]) for k in range(n)])

@@ -1,0 +1,93 @@
+"""Env-steps per second of the multigrid tasks with random actions, next to single-agent minigrid.
+
+    python benchmarks/bench_envs.py                 # 20k steps per env, best of 3, markdown table
+    python benchmarks/bench_envs.py --steps 5000 --repeats 1
+
+Every env runs the same number of steps with uniformly random actions drawn beforehand (so the
+generator's cost is not counted), resetting when an episode ends (resets are counted). The
+reference is minigrid's ``MiniGrid-Empty-8x8-v0`` measured in the same process, unwrapped (no
+gymnasium checker wrappers, which would slow it down and flatter the ratio). One env step of a
+multigrid task is one joint step of all its agents, with every agent's observation built.
+Timings take the best of ``--repeats`` runs (the least disturbed by other processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import gymnasium as gym
+import minigrid
+import numpy as np
+
+import qmixbench_envs
+from qmixbench_envs import make
+
+TASKS = (
+    "multigrid/empty-8x8-v0",
+    "multigrid/empty-5x5-v0",
+    "multigrid/empty-16x16-v0",
+    "multigrid/red-blue-doors-6x6-v0",
+    "multigrid/key-door-8x8-v0",
+    "multigrid/heavy-box-7x7-v0",
+    "multigrid/collect-8x8-v0",
+)
+REFERENCE = "MiniGrid-Empty-8x8-v0"
+
+
+def time_minigrid(steps: int, seed: int) -> float:
+    """Return seconds for ``steps`` random steps of single-agent minigrid."""
+    env = gym.make(REFERENCE).unwrapped
+    actions = np.random.default_rng(seed).integers(0, 7, steps).tolist()
+    env.reset(seed=seed)
+    start = time.perf_counter()
+    for action in actions:
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset()
+    return time.perf_counter() - start
+
+
+def time_multigrid(env_id: str, n_agents: int, steps: int, seed: int) -> float:
+    """Return seconds for ``steps`` random joint steps of a multigrid task."""
+    env = make(env_id, n_agents=n_agents)
+    actions = np.random.default_rng(seed).integers(0, 7, (steps, n_agents)).tolist()
+    env.reset(seed=seed)
+    agents = env.possible_agents
+    start = time.perf_counter()
+    for joint in actions:
+        env.step(dict(zip(agents, joint)))
+        if not env.agents:
+            env.reset()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20_000, help="env steps per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per env; the best is reported")
+    parser.add_argument("--agents", default="2,4", help="comma-separated agent counts")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.agents.split(",")]
+
+    def best(fn, *fn_args) -> float:
+        return args.steps / min(fn(*fn_args, args.steps, seed) for seed in range(args.repeats))
+
+    time_minigrid(1000, 0)  # warm-up: imports, caches, allocator
+    reference = best(time_minigrid)
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, minigrid {minigrid.__version__}, "
+        f"qmixbench_envs from {qmixbench_envs.__file__}; {args.steps} steps, best of {args.repeats}\n"
+    )
+    print("| env | agents | env-steps/s | x minigrid Empty-8x8 |")
+    print("|---|---|---|---|")
+    print(f"| minigrid {REFERENCE} | 1 | {reference:,.0f} | 1.0 |")
+    for env_id in TASKS:
+        for n in counts:
+            rate = best(time_multigrid, env_id, n)
+            print(f"| {env_id} | {n} | {rate:,.0f} | {rate / reference:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
