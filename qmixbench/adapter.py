@@ -24,6 +24,9 @@ Correctness-critical decisions made here:
 * **State**: ``env.state()`` where implemented, else the concatenated (padded) observations, with one
   warning (``EnvInfo.state_source`` records which).
 * Only discrete action spaces are supported; continuous ones are refused with a clear error.
+
+How an env is named (registered id, ``module:factory`` entry point, ``?key=value`` arguments): see
+:mod:`qmixbench.entry_points`; :func:`build_env` builds it.
 """
 
 from __future__ import annotations
@@ -34,13 +37,31 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo import ParallelEnv
+from pettingzoo import AECEnv, ParallelEnv
+
+from qmixbench.entry_points import EnvSpecError, call_factory, load_factory, parse_env_string
+
+__all__ = [
+    "EnvCompatibilityError",
+    "EnvInfo",
+    "EnvSpecError",
+    "ParallelEnvAdapter",
+    "build_env",
+    "check_paddable",
+    "has_state",
+    "make_adapter",
+    "needs_padding",
+]
 
 log = logging.getLogger(__name__)
 
 
 class EnvCompatibilityError(ValueError):
     """The env cannot be run by qmixbench; the message says why and what would fix it."""
+
+
+_WARNED_NO_STATE: set[str] = set()
+"""Envs already warned about having no ``state()``: the warning is logged once per process."""
 
 
 @dataclass(frozen=True)
@@ -89,11 +110,51 @@ def _episode_limit(env: ParallelEnv) -> int | None:
     return None
 
 
-def _needs_padding(env: ParallelEnv) -> tuple[bool, bool]:
+def needs_padding(env: ParallelEnv) -> tuple[bool, bool]:
+    """Whether the agents' (observation, action) spaces differ, so that SuperSuit must pad them."""
     agents = env.possible_agents
     obs = [_obs_array(env.observation_space(a)) for a in agents]
     act = [env.action_space(a) for a in agents]
-    return any(o.shape != obs[0].shape for o in obs), any(a.n != act[0].n for a in act)  # type: ignore[attr-defined]
+    return any(o.shape != obs[0].shape for o in obs), any(a != act[0] for a in act)
+
+
+def check_paddable(env: ParallelEnv, env_id: str = "") -> None:
+    """Raise :class:`EnvCompatibilityError` unless SuperSuit can pad the agents' observation spaces."""
+    name = env_id or type(env).__name__
+    obs_spaces = {a: env.observation_space(a) for a in env.possible_agents}
+    first = next(iter(obs_spaces.values()))
+    if all(space.shape == first.shape and type(space) is type(first) for space in obs_spaces.values()):
+        return
+    described = ", ".join(f"{a}: {sp}" for a, sp in obs_spaces.items())
+    if not all(isinstance(sp, spaces.Box) for sp in obs_spaces.values()):
+        raise EnvCompatibilityError(
+            f"{name}: agents have different observation spaces that are not all Box ({described}); "
+            "SuperSuit can pad only Box spaces: give every agent the same space, or put action masks in "
+            "infos[agent]['action_mask'] and return plain arrays"
+        )
+    if len({len(sp.shape) for sp in obs_spaces.values()}) > 1 or len({sp.dtype for sp in obs_spaces.values()}) > 1:
+        raise EnvCompatibilityError(
+            f"{name}: agents' observation spaces differ in rank or dtype ({described}); SuperSuit pads only "
+            "Boxes of one rank and dtype: flatten them (supersuit.flatten_v0) or cast them (supersuit.dtype_v0)"
+        )
+
+
+def _inner_env(env: Any) -> Any:
+    """The innermost env below PettingZoo/SuperSuit wrappers and AEC/parallel conversions."""
+    for _ in range(100):
+        attrs = getattr(env, "__dict__", {})
+        inner = attrs.get("aec_env") or attrs.get("env")
+        if not isinstance(inner, (ParallelEnv, AECEnv)):
+            return env
+        env = inner
+    return env
+
+
+def has_state(env: Any) -> bool:
+    """Whether ``env`` (or the env it wraps) implements ``state()`` and declares ``state_space``."""
+    base = _inner_env(env)
+    overrides = type(base).state not in (ParallelEnv.state, AECEnv.state)
+    return overrides and getattr(env, "state_space", None) is not None
 
 
 class ParallelEnvAdapter:
@@ -102,9 +163,12 @@ class ParallelEnvAdapter:
     def __init__(self, env: ParallelEnv, env_id: str = "", team_reward: str = "auto") -> None:
         if team_reward not in ("auto", "shared", "sum"):
             raise ValueError(f"team_reward must be 'auto', 'shared' or 'sum', got {team_reward!r}")
+        self.env_id = env_id
         self._check_action_spaces(env, env_id)
         self._own_actions = {a: env.action_space(a).n for a in env.possible_agents}  # type: ignore[attr-defined]
-        pad_obs, pad_act = _needs_padding(env)
+        pad_obs, pad_act = needs_padding(env)
+        if pad_obs:
+            check_paddable(env, env_id)
         if pad_obs or pad_act:
             import supersuit  # heavy-ish import, only for heterogeneous envs
 
@@ -146,21 +210,31 @@ class ParallelEnvAdapter:
         for agent in env.possible_agents:
             space = env.action_space(agent)
             if not isinstance(space, spaces.Discrete):
+                if isinstance(space, spaces.Box):
+                    fix = "continuous actions are not supported: use the env's discrete variant (MPE: continuous_actions=False)"
+                elif isinstance(space, spaces.MultiDiscrete):
+                    fix = f"enumerate the {int(np.prod(space.nvec))} combinations as one Discrete space"
+                else:
+                    fix = "give each agent one Discrete action space"
                 raise EnvCompatibilityError(
                     f"{env_id or type(env).__name__}: agent {agent!r} has action space {space}; QMIX, VDN "
-                    "and IQL need Discrete action spaces (for MPE pass continuous_actions=False)"
+                    f"and IQL need Discrete action spaces ({fix})"
                 )
             if int(space.start) != 0:
-                raise EnvCompatibilityError(f"{env_id}: agent {agent!r} has Discrete(start={space.start}); need start=0")
+                raise EnvCompatibilityError(
+                    f"{env_id}: agent {agent!r} has Discrete(start={space.start}); need start=0"
+                )
 
     def _probe_state(self, env: ParallelEnv, obs_dim: int) -> tuple[str, int]:
-        state_space = getattr(env, "state_space", None)
-        if state_space is not None and type(env).state is not ParallelEnv.state:
-            return "env", int(np.prod(state_space.shape))
-        log.warning(
-            "%s has no state(); the mixer's global state is the concatenation of all agents' observations",
-            getattr(env, "metadata", {}).get("name", type(env).__name__),
-        )
+        if has_state(env):
+            return "env", int(np.prod(env.state_space.shape))
+        name = self.env_id or (getattr(env, "metadata", None) or {}).get("name", type(_inner_env(env)).__name__)
+        why = "has no state()"
+        if type(_inner_env(env)).state not in (ParallelEnv.state, AECEnv.state):
+            why = "defines state() but no state_space (needed for the state's shape)"
+        if name not in _WARNED_NO_STATE:  # once per env per process, not once per parallel copy
+            _WARNED_NO_STATE.add(name)
+            log.warning("%s %s; the mixer's global state is the concatenation of all agents' observations", name, why)
         return "concat_obs", obs_dim * len(self.agents)
 
     # -- arrays ---------------------------------------------------------------------------------
@@ -227,10 +301,20 @@ class ParallelEnvAdapter:
 
 
 def build_env(env: str, env_kwargs: dict[str, Any] | None = None) -> ParallelEnv:
-    """Build a ParallelEnv from a registered id (or family name)."""
-    import qmixbench_envs
+    """Build a ParallelEnv from a registered id, a family name or an entry point, each with ``?key=value``.
 
-    return qmixbench_envs.make(env, **(env_kwargs or {}))
+    ``env_kwargs`` override the string's arguments, which override a registered id's own. Raises
+    ``qmixbench_envs.UnknownEnvError`` for an unknown id, :class:`EnvSpecError` for a bad entry point
+    or argument, ``qmixbench_envs.external.MissingExtraError`` when an optional package is missing.
+    """
+    name, string_kwargs = parse_env_string(env)
+    kwargs = {**string_kwargs, **(env_kwargs or {})}
+    if ":" in name:
+        return call_factory(load_factory(name), kwargs, name)
+    from qmixbench_envs import registry
+
+    spec = registry.ENV_SPECS[registry.resolve_id(name)]
+    return call_factory(load_factory(spec.entry_point), {**spec.kwargs, **kwargs}, name)
 
 
 def make_adapter(env: str, env_kwargs: dict[str, Any] | None = None, team_reward: str = "auto") -> ParallelEnvAdapter:
