@@ -54,6 +54,66 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"game": "wqmix", "episode_limit": 1},
             summary="Weighted QMIX one-step game: optimum 8 amid -12s; QMIX and VDN both miss it",
         ),
+        # External packages (optional extras; see qmixbench_envs.external): ids keep upstream versions.
+        EnvSpec(
+            "mpe/simple-spread-v3",
+            "qmixbench_envs.external.mpe:simple_spread",
+            {"N": 3, "local_ratio": 0.0, "max_cycles": 25},
+            summary="[mpe] 3 agents cover 3 landmarks without colliding; shared reward, 25 steps",
+        ),
+        EnvSpec(
+            "mpe/simple-speaker-listener-v4",
+            "qmixbench_envs.external.mpe:simple_speaker_listener",
+            {"max_cycles": 25},
+            summary="[mpe] a mute listener moves to the landmark that a static speaker names; heterogeneous",
+        ),
+        EnvSpec(
+            "mpe/simple-reference-v3",
+            "qmixbench_envs.external.mpe:simple_reference",
+            {"local_ratio": 0.0, "max_cycles": 25},
+            summary="[mpe] 2 agents each tell the other which landmark to reach; shared reward",
+        ),
+        EnvSpec(
+            "sisl/pursuit-v5",
+            "qmixbench_envs.external.sisl:pursuit",
+            summary="[sisl] 8 pursuers surround 30 random evaders on 16x16; shared reward, 500 steps",
+        ),
+        EnvSpec(
+            "lbf/8x8-2p-2f-coop-v3",
+            "qmixbench_envs.external.lbf:foraging",
+            {"players": 2, "field_size": 8, "max_num_food": 2, "coop": True},
+            summary="[lbf] 2 agents must load each food together; 50 steps, truncated",
+        ),
+        EnvSpec(
+            "lbf/8x8-2p-3f-v3",
+            "qmixbench_envs.external.lbf:foraging",
+            {"players": 2, "field_size": 8, "max_num_food": 3},
+            summary="[lbf] 2 agents, 3 foods, some need both agents' levels; 50 steps",
+        ),
+        EnvSpec(
+            "lbf/10x10-3p-3f-v3",
+            "qmixbench_envs.external.lbf:foraging",
+            {"players": 3, "field_size": 10, "max_num_food": 3},
+            summary="[lbf] 3 agents, 3 foods on 10x10; 50 steps",
+        ),
+        EnvSpec(
+            "rware/tiny-2ag-v2",
+            "qmixbench_envs.external.rware:warehouse",
+            {"size": "tiny", "n_agents": 2},
+            summary="[rware] 2 robots deliver requested shelves; sparse individual rewards, 500 steps",
+        ),
+        EnvSpec(
+            "rware/tiny-4ag-v2",
+            "qmixbench_envs.external.rware:warehouse",
+            {"size": "tiny", "n_agents": 4},
+            summary="[rware] 4 robots in the tiny warehouse: congestion; 500 steps",
+        ),
+        EnvSpec(
+            "rware/small-4ag-v2",
+            "qmixbench_envs.external.rware:warehouse",
+            {"size": "small", "n_agents": 4},
+            summary="[rware] 4 robots, small warehouse (2x3 shelf blocks); 500 steps",
+        ),
         # Multi-agent MiniGrid (qmixbench_envs/multigrid/tasks/*: each module's docstring is the task's page).
         EnvSpec(
             "multigrid/empty-5x5-v0",
@@ -120,6 +180,10 @@ ENV_SPECS: dict[str, EnvSpec] = {
 
 FAMILY_DEFAULTS: dict[str, str] = {
     "matrix": "matrix/two-step-v0",
+    "mpe": "mpe/simple-spread-v3",
+    "sisl": "sisl/pursuit-v5",
+    "lbf": "lbf/8x8-2p-2f-coop-v3",
+    "rware": "rware/tiny-2ag-v2",
     # Two agents, 5x5 room, 20 steps: ~27% of uniformly random episodes succeed, so QMIX sees successes early.
     "multigrid": "multigrid/empty-5x5-v0",
 }
