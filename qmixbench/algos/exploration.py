@@ -28,7 +28,9 @@ class EpsilonSchedule:
 
     def value(self, env_steps: int) -> float:
         """ε after ``env_steps`` env steps."""
-        frac = min(1.0, env_steps / max(1, self.anneal_steps))
+        if env_steps >= self.anneal_steps:
+            return self.finish
+        frac = env_steps / max(1, self.anneal_steps)
         return self.start + frac * (self.finish - self.start)
 
 

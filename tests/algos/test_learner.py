@@ -1,0 +1,102 @@
+"""The TD target of a tiny hand-made batch equals the value computed by hand.
+
+Two episodes, two agents, two actions, γ = 0.5, a VDN mixer (so Q_tot is a sum one can add by hand):
+
+* episode 0 lasts 2 steps and terminates: its last step's target is the reward alone;
+* episode 1 lasts 1 step and is truncated (terminated = 0): it bootstraps; its step 1 is padding;
+* double Q: the next action is the online network's argmax among available actions (agent 0's action 1
+  is unavailable at episode 0, step 1), evaluated by the target network.
+"""
+
+import torch
+
+from qmixbench.algos.learner import QLearner
+from qmixbench.algos.mixers import VDNMixer
+from qmixbench.algos.networks import AgentNetwork
+from qmixbench.buffer import EpisodeBatch
+
+torch.set_num_threads(1)
+GAMMA = 0.5
+
+
+def _batch() -> EpisodeBatch:
+    b, t, n, a = 2, 2, 2, 2
+    avail = torch.ones(b, t + 1, n, a, dtype=torch.bool)
+    avail[0, 1, 0, 1] = False
+    alive = torch.ones(b, t + 1, n, dtype=torch.bool)
+    alive[0, 2] = False  # terminated: nobody to bootstrap from
+    alive[1, 2] = False  # padding
+    return EpisodeBatch(
+        obs=torch.zeros(b, t + 1, n, 3), state=torch.zeros(b, t + 1, 4), avail=avail, alive=alive,
+        actions=torch.zeros(b, t, n, dtype=torch.long),
+        reward=torch.tensor([[1.0, 2.0], [3.0, 0.0]]),
+        terminated=torch.tensor([[0.0, 1.0], [0.0, 0.0]]),
+        filled=torch.tensor([[1.0, 1.0], [1.0, 0.0]]),
+    )
+
+
+def _q_tables() -> tuple[torch.Tensor, torch.Tensor]:
+    q = torch.zeros(2, 3, 2, 2)  # online (B, T+1, N, A)
+    q_target = torch.zeros(2, 3, 2, 2)
+    q[0, 1] = torch.tensor([[1.0, 5.0], [0.0, 2.0]])  # agent 0's best (a=1) is unavailable -> a=0; agent 1 -> a=1
+    q_target[0, 1] = torch.tensor([[10.0, 20.0], [30.0, 40.0]])
+    q[1, 1] = torch.tensor([[3.0, 1.0], [1.0, 4.0]])  # online picks a=0 and a=1
+    q_target[1, 1] = torch.tensor([[7.0, 100.0], [100.0, 9.0]])  # which the target values at 7 and 9
+    q_target[0, 2] = 1000.0  # after the termination: must not leak in
+    return q, q_target
+
+
+def _learner(mixer, double_q=True, td_lambda=0.0) -> QLearner:
+    agent = AgentNetwork(3 + 2, 2, hidden_dim=4)
+    return QLearner(agent, mixer, n_actions=2, gamma=GAMMA, double_q=double_q, td_lambda=td_lambda)
+
+
+def test_td_target_by_hand_vdn_double_q():
+    q, q_target = _q_tables()
+    targets, mask = _learner(VDNMixer()).td_targets(_batch(), q, q_target)
+    expected = torch.tensor([
+        [1.0 + GAMMA * (10.0 + 40.0), 2.0],  # bootstrap at t=0; termination at t=1
+        [3.0 + GAMMA * (7.0 + 9.0), 0.0],  # truncation bootstraps; t=1 is padding
+    ])
+    torch.testing.assert_close(targets * mask, expected)
+    assert mask.tolist() == [[1.0, 1.0], [1.0, 0.0]]
+
+
+def test_td_target_by_hand_without_double_q():
+    q, q_target = _q_tables()
+    targets, _ = _learner(VDNMixer(), double_q=False).td_targets(_batch(), q, q_target)
+    # The target network's own argmax among available actions: 10 (20 is unavailable) + 40; 100 + 100.
+    assert targets[0, 0] == 1.0 + GAMMA * 50.0
+    assert targets[1, 0] == 3.0 + GAMMA * 200.0
+
+
+def test_td_target_by_hand_iql_per_agent():
+    q, q_target = _q_tables()
+    batch = _batch()
+    batch.alive[1, 0, 1] = False  # agent 1 of episode 1 is dead at t=0: no loss term for it
+    targets, mask = _learner(None).td_targets(batch, q, q_target)
+    assert targets.shape == (2, 2, 2)
+    torch.testing.assert_close(targets[0, 0], torch.tensor([1.0 + GAMMA * 10.0, 1.0 + GAMMA * 40.0]))
+    torch.testing.assert_close(targets[1, 0, 0], torch.tensor(3.0 + GAMMA * 7.0))
+    assert mask.tolist() == [[[1, 1], [1, 1]], [[1, 0], [0, 0]]]
+
+
+def test_td_lambda_targets_by_hand():
+    q, q_target = _q_tables()
+    lam = 0.5
+    targets, mask = _learner(VDNMixer(), td_lambda=lam).td_targets(_batch(), q, q_target)
+    # Episode 0: G_1 = 2 (terminal); G_0 = 1 + γ[(1-λ) V_1 + λ G_1] with V_1 = 10 + 40.
+    g1 = 2.0
+    g0 = 1.0 + GAMMA * ((1 - lam) * 50.0 + lam * g1)
+    # Episode 1 (one step, truncated): G_0 = 3 + γ V_1, V_1 = 7 + 9.
+    torch.testing.assert_close((targets * mask)[:, 0], torch.tensor([g0, 3.0 + GAMMA * 16.0]))
+    assert targets[0, 1] == g1
+
+
+def test_loss_ignores_padding_and_dead_agents():
+    torch.manual_seed(0)
+    learner = _learner(VDNMixer())
+    batch = _batch()
+    base = learner.loss(batch).item()
+    batch.reward[1, 1] = 1e6  # a padded step's reward must not matter
+    assert learner.loss(batch).item() == base
