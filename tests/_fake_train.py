@@ -44,6 +44,9 @@ def train(spec: RunSpec, out_dir: str | Path, resume: bool = False, progress: bo
             }
         )
     rec.set_status("running", start)
+    atomic_write_text(
+        rec.dir / "worker.json", json.dumps({"pid": os.getpid(), "omp": os.environ.get("OMP_NUM_THREADS")})
+    )
     try:
         if mode == "nan":
             raise FloatingPointError("NaN in TD loss")

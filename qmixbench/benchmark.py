@@ -1,0 +1,494 @@
+"""Expand env x algo x seed into RunSpecs and run them: serially, in a local process pool, or on Ray.
+
+Each run is an independent job that writes its own run directory (:func:`qmixbench.recorder.run_dir`)
+through ``train(spec, out_dir, resume, progress)``; the executor only schedules jobs and reads back
+their status, so every executor leaves the same layout.
+
+Correctness-critical decisions made here:
+
+* **Crash isolation.** A job's exception (env error, NaN loss) is caught in the job, recorded in
+  ``status.json`` with its traceback, and returned as a failed :class:`RunOutcome`; the other jobs go
+  on. In the process pool each run has its own process, so a hard crash (segfault, OOM kill) fails
+  that run only (status ``failed``, "worker process died with exit code N").
+* **No orphans.** A worker process exits when its parent dies (it watches its parent pid), so a
+  ``kill -9`` of the sweep stops its runs at once; each has lost at most what it did since its last
+  checkpoint, and atomic writes mean no file is half-written.
+* **Resume.** ``resume=True`` skips runs whose status is ``done`` and calls ``train(resume=True)`` for
+  the others, which continues from the last checkpoint. Without it, an output directory that
+  already holds one of the runs is refused rather than overwritten. A run directory is only reused
+  for the same config (``job.json`` records it).
+* **Threads.** Pool and Ray workers set ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` to 1 before torch
+  loads, and ``train()`` sets ``torch.set_num_threads(config.torch_threads)`` (1 by default), so K
+  workers use K cores.
+
+This module imports no torch and no pandas: only the worker's ``train()`` does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import logging
+import multiprocessing as mp
+import multiprocessing.connection
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from qmixbench.config import RunSpec, TrainConfig, to_dict
+from qmixbench.recorder import atomic_write_json, read_json, read_status, run_dir
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRAIN = "qmixbench.train:train"
+JOB_FILE = "job.json"  # the same name qmixbench.results reads (kept here so workers never import pandas)
+EXECUTORS = ("process", "serial", "ray")
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+class BenchmarkError(ValueError):
+    """A sweep that cannot start (bad names, an occupied output directory, a missing extra)."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What became of one job."""
+
+    env: str
+    algo: str
+    seed: int
+    status: str
+    """``done``, ``failed`` or ``skipped`` (already done, with resume)."""
+    run_dir: str
+    error: str | None = None
+    """One line: the exception type and message."""
+    traceback: str | None = None
+    wall_time_s: float = 0.0
+
+
+# -- expansion ---------------------------------------------------------------------------------
+
+
+def expand_envs(names: Iterable[str]) -> list[str]:
+    """Registered ids for ids, family names (``multigrid`` = its default task) and globs (``multigrid/*``).
+
+    Raises:
+        qmixbench_envs.UnknownEnvError: a name that matches nothing; the message lists what is valid.
+    """
+    from qmixbench_envs import ENV_SPECS, UnknownEnvError, resolve_id
+
+    ids: list[str] = []
+    for name in names:
+        name = name.strip()
+        if any(ch in name for ch in "*?["):
+            matched = sorted(i for i in ENV_SPECS if fnmatch.fnmatchcase(i, name))
+            if not matched:
+                raise UnknownEnvError(
+                    f"env pattern {name!r} matches no registered id; registered: {', '.join(sorted(ENV_SPECS))}"
+                )
+        else:
+            matched = [resolve_id(name)]
+        ids += [i for i in matched if i not in ids]
+    return ids
+
+
+def algorithm_names() -> list[str]:
+    """The algorithm presets (``qmixbench.algos.ALGORITHMS``)."""
+    from qmixbench.algos import ALGORITHMS
+
+    return list(ALGORITHMS)
+
+
+def check_algos(names: Iterable[str]) -> list[str]:
+    valid = algorithm_names()
+    out = []
+    for name in names:
+        name = name.strip()
+        if name not in valid:
+            raise BenchmarkError(f"unknown algorithm {name!r}; valid: {', '.join(valid)}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def default_resolve(algo: str, env: str, overrides: dict[str, Any]) -> TrainConfig:
+    """The preset for ``algo``, the env's recommended defaults, then ``overrides`` (``qmixbench.algos.resolve_config``)."""
+    from qmixbench.algos import resolve_config
+
+    return resolve_config(algo, overrides, env=env)
+
+
+def expand(
+    envs: Sequence[str],
+    algos: Sequence[str],
+    seeds: Sequence[int],
+    overrides: dict[str, Any] | None = None,
+    suite: Any = None,
+    resolve: Callable[[str, str, dict[str, Any]], TrainConfig] | None = None,
+) -> list[RunSpec]:
+    """Every env x algo x seed as a RunSpec with its fully resolved config.
+
+    Args:
+        envs: ids, family names or globs (see :func:`expand_envs`).
+        algos: algorithm preset names.
+        seeds: one run per seed.
+        overrides: dotted TrainConfig overrides from the command line; they win over the suite's.
+        suite: a :class:`qmixbench.suite.Suite` whose overrides, per-env settings apply under ``overrides``.
+        resolve: ``(algo, env, overrides) -> TrainConfig``; :func:`default_resolve` by default.
+
+    Raises:
+        UnknownEnvError, BenchmarkError, ConfigError: with one line that lists what is valid.
+    """
+    resolve = resolve or default_resolve
+    env_ids = expand_envs(envs)
+    specs = []
+    for env in env_ids:
+        settings = suite.settings_for(env) if suite is not None else None
+        for algo in algos:
+            merged = {
+                **(suite.overrides if suite is not None else {}),
+                **(settings.overrides if settings else {}),
+                **(overrides or {}),
+            }
+            config = resolve(algo, env, merged)
+            for seed in seeds:
+                specs.append(
+                    RunSpec(
+                        env=env,
+                        algo=algo,
+                        seed=int(seed),
+                        config=config,
+                        env_kwargs=dict(settings.kwargs) if settings else {},
+                        team_reward=settings.team_reward if settings else "auto",
+                    )
+                )
+    return specs
+
+
+# -- one job -----------------------------------------------------------------------------------
+
+
+def load_function(path: str) -> Callable[..., Any]:
+    """``"package.module:function"`` -> the function (a string, so jobs pickle for pools and Ray)."""
+    module, _, name = path.partition(":")
+    if not module or not name:
+        raise ValueError(f"train function must be 'module:function', got {path!r}")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def _job_record(spec: RunSpec) -> dict[str, Any]:
+    return {
+        "run": {
+            "env": spec.env,
+            "env_kwargs": spec.env_kwargs,
+            "algo": spec.algo,
+            "seed": spec.seed,
+            "team_reward": spec.team_reward,
+        },
+        "config": to_dict(spec.config),
+    }
+
+
+def _mark_failed(directory: Path, error: str, tb: str) -> None:
+    """Record a failure unless ``train()`` already did, keeping its start time and step count."""
+    old = read_status(directory) or {}
+    if old.get("status") == "failed" and old.get("traceback"):
+        return
+    atomic_write_json(
+        directory / "status.json",
+        {
+            "status": "failed",
+            "env_steps": int(old.get("env_steps") or 0),
+            "error": error,
+            "traceback": tb,
+            "started_at": old.get("started_at"),
+            "finished_at": time.time(),
+        },
+    )
+
+
+def run_job(
+    spec: RunSpec, out: str, train_fn: str = DEFAULT_TRAIN, resume: bool = False, progress: bool = False
+) -> dict[str, Any]:
+    """Run one spec through ``train_fn`` and return a :class:`RunOutcome` as a dict; never raises on a
+    failed run (only on KeyboardInterrupt)."""
+    directory = run_dir(out, spec.env, spec.algo, spec.seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    resume = resume and (directory / "checkpoint.pt").exists()  # nothing to continue from: start afresh
+    atomic_write_json(
+        directory / JOB_FILE,
+        {**_job_record(spec), "pid": os.getpid(), "host": socket.gethostname(), "submitted_at": time.time()},
+    )
+    start = time.perf_counter()
+    outcome = {"env": spec.env, "algo": spec.algo, "seed": spec.seed, "run_dir": str(directory)}
+    try:
+        load_function(train_fn)(spec, out, resume=resume, progress=progress)
+    except Exception as exc:  # crash isolation: any failure of one run is recorded, never propagated
+        tb = traceback.format_exc()
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        _mark_failed(directory, error, tb)
+        return {
+            **outcome,
+            "status": "failed",
+            "error": error,
+            "traceback": tb,
+            "wall_time_s": time.perf_counter() - start,
+        }
+    status = read_status(directory) or {}
+    if status.get("status") != "done":
+        error = f"train() returned but status.json says {status.get('status')!r}"
+        _mark_failed(directory, error, "")
+        return {**outcome, "status": "failed", "error": error, "wall_time_s": time.perf_counter() - start}
+    return {**outcome, "status": "done", "wall_time_s": time.perf_counter() - start}
+
+
+# -- executors ---------------------------------------------------------------------------------
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(70)  # parent died (e.g. kill -9): stop rather than run on as an orphan
+
+
+def _child_main(
+    conn: Any, parent: int, log_level: int, spec: RunSpec, out: str, train_fn: str, resume: bool, progress: bool
+) -> None:
+    os.environ.update(THREAD_ENV)
+    logging.basicConfig(level=log_level, format=f"%(levelname)s [{spec.algo} {spec.env} seed {spec.seed}] %(message)s")
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    try:
+        conn.send(run_job(spec, out, train_fn, resume, progress))
+    finally:
+        conn.close()
+
+
+def _run_processes(
+    jobs: list[RunSpec], out: str, train_fn: str, resume: bool, workers: int, report: Callable[[dict[str, Any]], None]
+) -> None:
+    ctx = mp.get_context("spawn")  # fresh interpreters: no forked torch/OpenMP state, same on every OS
+    pending = list(reversed(jobs))
+    active: dict[Any, tuple[Any, Any, RunSpec, float]] = {}  # sentinel -> (process, conn, spec, start)
+    results: dict[Any, dict[str, Any]] = {}
+    progress = workers == 1  # one bar at a time is readable; K interleaved bars are not
+    try:
+        while pending or active:
+            while pending and len(active) < workers:
+                spec = pending.pop()
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(
+                    target=_child_main,
+                    args=(
+                        send,
+                        os.getpid(),
+                        logging.getLogger().getEffectiveLevel(),
+                        spec,
+                        out,
+                        train_fn,
+                        resume,
+                        progress,
+                    ),
+                    daemon=False,
+                )
+                proc.start()
+                send.close()
+                active[proc.sentinel] = (proc, recv, spec, time.perf_counter())
+            waitables = list(active) + [entry[1] for entry in active.values()]
+            for ready in multiprocessing.connection.wait(waitables, timeout=5.0):
+                for sentinel, (proc, recv, spec, start) in list(active.items()):
+                    if ready is recv:
+                        try:
+                            results[sentinel] = recv.recv()
+                        except EOFError:
+                            pass
+                    elif ready == sentinel:
+                        if sentinel not in results and recv.poll():
+                            try:
+                                results[sentinel] = recv.recv()
+                            except EOFError:
+                                pass
+                        proc.join()
+                        recv.close()
+                        del active[sentinel]
+                        outcome = results.pop(sentinel, None)
+                        if outcome is None:
+                            directory = run_dir(out, spec.env, spec.algo, spec.seed)
+                            error = f"worker process died with exit code {proc.exitcode}"
+                            _mark_failed(directory, error, "")
+                            outcome = {
+                                "env": spec.env,
+                                "algo": spec.algo,
+                                "seed": spec.seed,
+                                "run_dir": str(directory),
+                                "status": "failed",
+                                "error": error,
+                                "wall_time_s": time.perf_counter() - start,
+                            }
+                        report(outcome)
+    finally:
+        for proc, _recv, _, _ in active.values():
+            proc.terminate()
+        for proc, recv, _, _ in active.values():
+            proc.join(10)
+            recv.close()
+
+
+def _run_ray(
+    jobs: list[RunSpec],
+    out: str,
+    train_fn: str,
+    resume: bool,
+    workers: int | None,
+    address: str | None,
+    report: Callable[[dict[str, Any]], None],
+) -> None:
+    try:
+        import ray
+    except ImportError as exc:
+        raise BenchmarkError("--executor ray needs Ray, the optional extra: pip install 'qmixbench[ray]'") from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        init: dict[str, Any] = {
+            "address": address,
+            "runtime_env": {"env_vars": dict(THREAD_ENV)},
+            "log_to_driver": False,
+        }
+        if address is None and workers:
+            init["num_cpus"] = workers
+        ray.init(**init)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(run_job)
+        refs = {task.remote(spec, out, train_fn, resume, False): spec for spec in jobs}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            spec = refs.pop(ready[0])
+            try:
+                outcome = ray.get(ready[0])
+            except Exception as exc:  # the task's worker died (OOM kill, segfault, node lost)
+                directory = run_dir(out, spec.env, spec.algo, spec.seed)
+                error = f"ray task failed: {type(exc).__name__}: {exc}".splitlines()[0]
+                _mark_failed(directory, error, str(exc))
+                outcome = {
+                    "env": spec.env,
+                    "algo": spec.algo,
+                    "seed": spec.seed,
+                    "run_dir": str(directory),
+                    "status": "failed",
+                    "error": error,
+                    "traceback": str(exc),
+                }
+            report(outcome)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[RunSpec], list[RunSpec]]:
+    """Split specs into (to run, already done); refuse to overwrite runs unless resuming.
+
+    Raises:
+        BenchmarkError: ``out`` already holds one of the runs and ``resume`` is off, or a run directory
+            holds a run with a different config.
+    """
+    todo: list[RunSpec] = []
+    done: list[RunSpec] = []
+    for spec in specs:
+        directory = run_dir(out, spec.env, spec.algo, spec.seed)
+        existing = [n for n in ("status.json", "config.json", JOB_FILE) if (directory / n).exists()]
+        if not existing:
+            todo.append(spec)
+            continue
+        if not resume:
+            raise BenchmarkError(
+                f"{out} already holds runs (e.g. {directory}); pass --resume to continue them, or another --out"
+            )
+        recorded = directory / (JOB_FILE if JOB_FILE in existing else "config.json")
+        if recorded.name in existing and recorded.exists():
+            old = read_json(recorded).get("config")
+            new = to_dict(spec.config)
+            if old is not None and old != new:
+                keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                raise BenchmarkError(
+                    f"{directory} holds a run with a different config (keys: {', '.join(keys)}); use another --out"
+                )
+        status = read_status(directory) or {}
+        (done if status.get("status") == "done" else todo).append(spec)
+    return todo, done
+
+
+def execute(
+    specs: Sequence[RunSpec],
+    out: Path | str,
+    executor: str = "process",
+    workers: int | None = None,
+    address: str | None = None,
+    resume: bool = False,
+    train_fn: str = DEFAULT_TRAIN,
+) -> list[RunOutcome]:
+    """Run every spec (see the module docstring for crash isolation and resume) and return the outcomes,
+    in the order of ``specs``.
+
+    Args:
+        specs: from :func:`expand`.
+        out: the results directory.
+        executor: ``process`` (a local pool of ``workers`` processes, one run per process), ``serial``
+            (in this process, one after another, with progress bars) or ``ray``.
+        workers: parallel runs; default one per core (capped at the number of runs).
+        address: Ray cluster address (``auto``, ``ray://host:10001``); None starts a local instance.
+        resume: skip done runs and continue the others from their last checkpoint.
+        train_fn: ``"module:function"`` with train()'s signature (tests inject a fake).
+    """
+    if executor not in EXECUTORS:
+        raise BenchmarkError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise BenchmarkError(f"--workers must be >= 1, got {workers}")
+    todo, done = plan(specs, out, resume)
+    outcomes: dict[tuple[str, str, int], RunOutcome] = {}
+    for spec in done:
+        directory = run_dir(out, spec.env, spec.algo, spec.seed)
+        outcomes[(spec.env, spec.algo, spec.seed)] = RunOutcome(
+            spec.env, spec.algo, spec.seed, "skipped", str(directory)
+        )
+    if done:
+        log.info("resume: %d of %d runs already done, skipped", len(done), len(specs))
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+
+    def report(result: dict[str, Any]) -> None:
+        fields: dict[str, Any] = {k: result[k] for k in RunOutcome.__dataclass_fields__ if k in result}
+        outcome = RunOutcome(**fields)
+        outcomes[(outcome.env, outcome.algo, outcome.seed)] = outcome
+        finished = sum(o.status != "skipped" for o in outcomes.values())
+        log.info(
+            "[%d/%d] %s %s seed %d: %s in %.1fs%s",
+            finished,
+            len(todo),
+            outcome.env,
+            outcome.algo,
+            outcome.seed,
+            outcome.status,
+            outcome.wall_time_s,
+            f" ({outcome.error})" if outcome.error else "",
+        )
+
+    out = str(out)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    if todo:
+        if executor == "serial":
+            for spec in todo:
+                report(run_job(spec, out, train_fn, resume, progress=True))
+        elif executor == "process":
+            _run_processes(todo, out, train_fn, resume, n_workers, report)
+        else:
+            _run_ray(todo, out, train_fn, resume, workers, address, report)
+    return [outcomes[(s.env, s.algo, s.seed)] for s in specs]
+
+
+def outcome_dicts(outcomes: Iterable[RunOutcome]) -> list[dict[str, Any]]:
+    return [asdict(o) for o in outcomes]

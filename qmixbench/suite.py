@@ -1,0 +1,198 @@
+"""Benchmark suites: a TOML file that names envs, algorithms, seeds, a budget, eval settings and overrides.
+
+Format (every key but ``envs`` and ``algos`` is optional)::
+
+    name = "smoke"                       # default: the file's stem; names the default output dir
+    description = "what the suite is for"
+    envs = ["matrix/two-step-v0", "multigrid/*"]   # ids, family names or globs over registered ids
+    algos = ["qmix", "vdn", "iql"]
+    seeds = [0, 1, 2]                    # or an int n: seeds 0..n-1
+
+    [budget]
+    env_steps = 20000                    # -> total_env_steps
+
+    [eval]
+    interval = 2000                      # -> eval_interval
+    episodes = 32                        # -> eval_episodes
+
+    [overrides]                          # any TrainConfig key, dotted or as nested tables
+    n_envs = 4
+    mixer.embed_dim = 32
+
+    [env."matrix/climbing-v0"]           # per env: budget, eval, overrides, env kwargs, team reward
+    budget = { env_steps = 50000 }
+    overrides = { epsilon_anneal_steps = 20000 }
+    kwargs = { }
+    team_reward = "auto"
+
+Precedence, lowest first: the algorithm preset, the suite's ``[overrides]``, its ``[budget]`` and
+``[eval]``, the env's section, then the command line (``--steps``, ``--set``). A malformed file or an
+unknown key is a :class:`SuiteError` naming the file, the key and the valid keys.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qmixbench.config import ConfigError, TrainConfig, apply_overrides
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+TOP_KEYS = ("name", "description", "envs", "algos", "seeds", "budget", "eval", "overrides", "env")
+BUDGET_KEYS = {"env_steps": "total_env_steps"}
+EVAL_KEYS = {"interval": "eval_interval", "episodes": "eval_episodes"}
+ENV_KEYS = ("budget", "eval", "overrides", "kwargs", "team_reward")
+TEAM_REWARDS = ("auto", "shared", "sum")
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot be read; the message names the file, the key and what is valid."""
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """What a suite sets for one env pattern."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Flat dotted TrainConfig overrides (budget and eval already translated)."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the env factory."""
+    team_reward: str = "auto"
+    """Team-reward rule passed to the adapter."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed suite file."""
+
+    name: str
+    path: Path
+    envs: tuple[str, ...]
+    algos: tuple[str, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    description: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Flat dotted TrainConfig overrides for every run (budget and eval translated)."""
+    env_settings: dict[str, EnvSettings] = field(default_factory=dict)
+    """Per-env sections, keyed as written (an id, family name or glob); matched by :meth:`settings_for`."""
+
+    def settings_for(self, env_id: str) -> EnvSettings:
+        """Merge the sections that name ``env_id`` (exactly, by family or by glob); exact wins last."""
+        import fnmatch
+
+        from qmixbench_envs import FAMILY_DEFAULTS
+
+        merged = EnvSettings()
+        ordered = sorted(self.env_settings.items(), key=lambda kv: kv[0] == env_id)  # exact match last
+        for pattern, settings in ordered:
+            if pattern == env_id or FAMILY_DEFAULTS.get(pattern) == env_id or fnmatch.fnmatchcase(env_id, pattern):
+                merged = EnvSettings(
+                    {**merged.overrides, **settings.overrides},
+                    {**merged.kwargs, **settings.kwargs},
+                    settings.team_reward if settings.team_reward != "auto" else merged.team_reward,
+                )
+        return merged
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _check_keys(path: Path, where: str, table: Any, valid: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise SuiteError(f"{path}: {where} must be a table, got {table!r}")
+    for key in table:
+        if key not in valid:
+            name = f"{where}.{key}" if where else key
+            raise SuiteError(
+                f"{path}: unknown key {name!r}; valid keys{' in ' + where if where else ''}: {', '.join(valid)}"
+            )
+    return table
+
+
+def _section_overrides(path: Path, where: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Translate a section's budget/eval/overrides into flat TrainConfig overrides, checking every key."""
+    flat: dict[str, Any] = {}
+    prefix = f"{where}." if where else ""
+    overrides = data.get("overrides", {})
+    if not isinstance(overrides, dict):
+        raise SuiteError(f"{path}: {prefix}overrides must be a table")
+    flat.update(_flatten(overrides))
+    for section, keymap in (("budget", BUDGET_KEYS), ("eval", EVAL_KEYS)):
+        if section in data:
+            table = _check_keys(path, prefix + section, data[section], list(keymap))
+            flat.update({keymap[k]: v for k, v in table.items()})
+    try:
+        apply_overrides(TrainConfig(), flat)
+    except ConfigError as exc:
+        raise SuiteError(f"{path}: [{prefix}overrides] {exc}") from exc
+    return flat
+
+
+def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise SuiteError(f"{path}: {key} must be a non-empty list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _seeds(path: Path, value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return tuple(range(value))
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return tuple(value)
+    raise SuiteError(f"{path}: seeds must be a positive int n (seeds 0..n-1) or a list of ints, got {value!r}")
+
+
+def load_suite(path: Path | str) -> Suite:
+    """Parse and check a suite file (keys and config values; env and algo names are checked on expansion)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SuiteError(f"{path}: no such suite file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{path}: malformed TOML: {exc}") from exc
+    _check_keys(path, "", data, TOP_KEYS)
+    for key in ("envs", "algos"):
+        if key not in data:
+            raise SuiteError(f"{path}: missing required key {key!r}; valid keys: {', '.join(TOP_KEYS)}")
+    env_settings: dict[str, EnvSettings] = {}
+    for pattern, section in _check_keys(path, "env", data.get("env", {}), list(data.get("env", {}))).items():
+        where = f'env."{pattern}"'
+        _check_keys(path, where, section, ENV_KEYS)
+        kwargs = section.get("kwargs", {})
+        if not isinstance(kwargs, dict):
+            raise SuiteError(f"{path}: {where}.kwargs must be a table")
+        team_reward = section.get("team_reward", "auto")
+        if team_reward not in TEAM_REWARDS:
+            raise SuiteError(
+                f"{path}: {where}.team_reward must be one of {', '.join(TEAM_REWARDS)}, got {team_reward!r}"
+            )
+        env_settings[pattern] = EnvSettings(_section_overrides(path, where, section), dict(kwargs), team_reward)
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise SuiteError(f"{path}: {key} must be a string")
+    return Suite(
+        name=data.get("name", path.stem),
+        path=path,
+        envs=_str_list(path, "envs", data["envs"]),
+        algos=_str_list(path, "algos", data["algos"]),
+        seeds=_seeds(path, data["seeds"]) if "seeds" in data else (0, 1, 2),
+        description=data.get("description", ""),
+        overrides=_section_overrides(path, "", data),
+        env_settings=env_settings,
+    )
