@@ -313,7 +313,12 @@ def build_env(env: str, env_kwargs: dict[str, Any] | None = None) -> ParallelEnv
         return call_factory(load_factory(name), kwargs, name)
     from qmixbench_envs import registry
 
-    spec = registry.ENV_SPECS[registry.resolve_id(name)]
+    try:
+        spec = registry.ENV_SPECS[registry.resolve_id(name)]
+    except registry.UnknownEnvError as exc:
+        if "." in name and "/" not in name:  # looks like a module path without its factory
+            raise registry.UnknownEnvError(f"{exc}; an entry point is written module:factory") from None
+        raise
     return call_factory(load_factory(spec.entry_point), {**spec.kwargs, **kwargs}, name)
 
 
