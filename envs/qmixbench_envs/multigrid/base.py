@@ -93,14 +93,19 @@ class MultiGridEnv(ParallelEnv):
         self._obs_spaces = {a: obs_space for a in self.possible_agents}
         self._act_spaces = {a: spaces.Discrete(7) for a in self.possible_agents}
         self.state_space = spaces.Box(0, 255, (width * height * 3 + 6 * n_agents,), np.uint8)
-        self._view_table = core.view_index_table(width, height)
+        self._view_table = core.view_index_table(width, height, n_agents)
+        self._mask_bank = core.MaskBank()
         self._orders = list(itertools.permutations(range(n_agents)))
         self._agent_colors = [COLOR_TO_IDX[c] for c in core.AGENT_COLORS[:n_agents]]
         self.np_random, _ = seeding.np_random(None)
         self._window: Any = None
         self.grid = Grid(width, height)
         self._pad = np.empty((width + 2 * core.PAD, height + 2 * core.PAD, 3), np.uint8)
-        self._transparent = np.empty(self._pad.shape[:2], bool)  # mirrors see_behind(), for occlusion
+        # Gather source of the views: the mirror with agents drawn in, then each agent's carried object.
+        self._src = np.empty((self._pad.shape[0] * self._pad.shape[1] + n_agents, 3), np.uint8)
+        # see_behind() of each src row, for occlusion; the own-cell rows stay True (agents stand on
+        # cells that can be seen through, and so do the keys and balls they carry).
+        self._transparent = np.ones(len(self._src), bool)
         self._clear_episode()
 
     # ----------------------------------------------------------------- PettingZoo API
@@ -246,7 +251,7 @@ class MultiGridEnv(ParallelEnv):
 
     def _write_code(self, x: int, y: int, code: tuple[int, int, int]) -> None:
         self._pad[x + core.PAD, y + core.PAD] = code
-        self._transparent[x + core.PAD, y + core.PAD] = core.is_transparent(np.asarray(code))
+        self._transparent[(x + core.PAD) * self._pad.shape[1] + y + core.PAD] = core.is_transparent(np.asarray(code))
 
     def _front(self, i: int) -> tuple[int, int]:
         dx, dy = core.DIR_VECS[self.agent_dir[i]]
@@ -330,7 +335,7 @@ class MultiGridEnv(ParallelEnv):
         self._pad[core.PAD : core.PAD + self.width, core.PAD : core.PAD + self.height] = inner.reshape(
             self.height, self.width, 3
         ).transpose(1, 0, 2)
-        self._transparent[:] = core.is_transparent(self._pad)
+        self._transparent[: self._pad.shape[0] * self._pad.shape[1]] = core.is_transparent(self._pad).ravel()
 
     def _grid_with_agents(self) -> np.ndarray:
         src = self._pad.copy()
@@ -339,14 +344,19 @@ class MultiGridEnv(ParallelEnv):
         return src
 
     def _observations(self) -> dict[str, np.ndarray]:
-        src = self._grid_with_agents().reshape(-1, 3)
-        keys = [(x * self.height + y) * 4 + d for (x, y), d in zip(self.agent_pos, self.agent_dir)]
-        cells = self._view_table[keys]  # (N, VIEW*VIEW) flat indices into the padded mirror
-        views = src[cells]  # (N, VIEW*VIEW, 3)
-        views[:, core.OWN_CELL] = [core.encode_obj(obj) for obj in self.carrying]
-        views = views.reshape(self.n_agents, core.VIEW, core.VIEW, 3)
+        src, hp, n_cells = self._src, self._pad.shape[1], self._pad.shape[0] * self._pad.shape[1]
+        src[:n_cells] = self._pad.reshape(-1, 3)
+        keys = []
+        for i, ((x, y), d, color, obj) in enumerate(
+            zip(self.agent_pos, self.agent_dir, self._agent_colors, self.carrying)
+        ):
+            src[(x + core.PAD) * hp + y + core.PAD] = (core.AGENT_TYPE, color, d)
+            src[n_cells + i] = core.EMPTY_CODE if obj is None else obj.encode()
+            keys.append(((i * self.width + x) * self.height + y) * 4 + d)
+        cells = self._view_table.take(keys, axis=0)  # (N, VIEW*VIEW) flat indices into src
+        views = src.take(cells, axis=0).reshape(self.n_agents, core.VIEW, core.VIEW, 3)
         if not self.see_through_walls:
-            views *= core.visibility(self._transparent.ravel()[cells])
+            views *= self._mask_bank.masks(self._transparent.take(cells))
         return dict(zip(self.possible_agents, views))
 
     def _show(self, img: np.ndarray) -> None:

@@ -12,7 +12,7 @@ Coordinates follow minigrid: arrays are indexed ``[x, y]`` (column, row); direct
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 
 import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
@@ -62,15 +62,20 @@ def view_offsets(padded_height: int) -> np.ndarray:
     return np.stack(offsets).astype(np.intp)
 
 
-def view_index_table(width: int, height: int) -> np.ndarray:
-    """Return ``(width * height * 4, VIEW * VIEW)`` flat indices into the padded mirror.
+def view_index_table(width: int, height: int, n_agents: int) -> np.ndarray:
+    """Return ``(n_agents * width * height * 4, VIEW * VIEW)`` flat indices into a gather source.
 
-    Row ``(x * height + y) * 4 + d`` lists the padded cells an agent at ``(x, y)`` facing ``d`` sees.
+    Row ``((i * width + x) * height + y) * 4 + d`` lists the padded cells that agent ``i`` at ``(x, y)``
+    facing ``d`` sees, except its own cell, which points at row ``P + i`` of the source (``P`` the
+    padded mirror's size): the env writes agent i's carried object there, as minigrid shows it.
     """
-    hp = height + 2 * PAD
+    wp, hp = width + 2 * PAD, height + 2 * PAD
     xs, ys = np.meshgrid(np.arange(width), np.arange(height), indexing="ij")
     base = ((xs + PAD) * hp + ys + PAD).reshape(-1, 1, 1)  # (W*H, 1, 1)
-    return (base + view_offsets(hp)[None]).reshape(width * height * 4, VIEW * VIEW)
+    table = (base + view_offsets(hp)[None]).reshape(1, width * height * 4, VIEW * VIEW)
+    table = np.repeat(table, n_agents, axis=0)
+    table[:, :, OWN_CELL] = wp * hp + np.arange(n_agents)[:, None]
+    return table.reshape(n_agents * width * height * 4, VIEW * VIEW)
 
 
 @cache
@@ -100,33 +105,54 @@ def is_transparent(codes: np.ndarray) -> np.ndarray:
     return ~((kind == WALL_TYPE) | ((kind == DOOR_TYPE) & (codes[..., 2] != DOOR_OPEN)))
 
 
-@lru_cache(maxsize=1 << 16)
-def _view_mask(row_codes: bytes) -> np.ndarray:
-    """Visibility ``(VIEW, VIEW, 1)`` uint8 of a view whose row j's transparent cells are bit set ``row_codes[j]``.
+def _view_mask(transparent: bytes) -> np.ndarray:
+    """Visibility ``(VIEW, VIEW, 3)`` uint8 (1 visible, 0 not) of a view; ``transparent`` holds its cells' bools.
 
     minigrid processes the view from the agent's row (``VIEW - 1``) upwards: a row's marked cells are
     ``_row_reach`` of its seeds, and a transparent marked cell seeds its three neighbours in the next
-    row up. Cached: the same transparency pattern recurs at the same place and direction.
+    row up.
     """
+    cells = np.frombuffer(transparent, dtype=bool).reshape(VIEW, VIEW)  # [i, j]
+    row_codes = [int(cells[:, j] @ (1 << np.arange(VIEW))) for j in range(VIEW)]
     full = (1 << VIEW) - 1
-    mask = np.zeros((VIEW, VIEW, 1), np.uint8)
+    mask = np.zeros((VIEW, VIEW, 3), np.uint8)
     seeds = 1 << (VIEW // 2)
     for j in range(VIEW - 1, -1, -1):
         marked = _row_reach(seeds, row_codes[j])
-        mask[:, j, 0] = [(marked >> i) & 1 for i in range(VIEW)]
+        mask[:, j] = [[(marked >> i) & 1] for i in range(VIEW)]
         spread = marked & row_codes[j]
         seeds = (spread | (spread << 1) | (spread >> 1)) & full
-    mask.flags.writeable = False
     return mask
 
 
-def visibility(transparent: np.ndarray) -> np.ndarray:
-    """Port of minigrid's ``Grid.process_vis`` for a batch of views: ``(N, VIEW*VIEW)`` bool -> ``(N, VIEW, VIEW, 1)`` uint8.
+class MaskBank:
+    """Port of minigrid's ``Grid.process_vis`` with a cache: masks keyed by the view's transparency.
 
-    ``transparent`` says which view cells can be seen through (``WorldObj.see_behind``: all but walls
-    and doors that are not open; agents do not block sight). 1 marks a visible cell.
+    The same pattern recurs at the same place and direction, so after the first episodes a view's
+    occlusion costs a dict lookup, and the batch's masks come out in one gather. Bounded: when
+    ``capacity`` patterns are stored, it starts over.
     """
-    n = transparent.shape[0]
-    # bit i of byte [k * VIEW + j] is view cell (i, j) of agent k
-    packed = np.packbits(transparent.reshape(n, VIEW, VIEW), axis=1, bitorder="little").tobytes()
-    return np.stack([_view_mask(packed[k * VIEW : (k + 1) * VIEW]) for k in range(n)])
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        self.capacity = capacity
+        self._bank = np.empty((capacity, VIEW, VIEW, 3), np.uint8)
+        self._index: dict[bytes, int] = {}
+
+    def masks(self, transparent: np.ndarray) -> np.ndarray:
+        """Return visibility ``(N, VIEW, VIEW, 3)`` uint8 for ``(N, VIEW*VIEW)`` bool see-through cells.
+
+        ``transparent`` follows ``WorldObj.see_behind``: all but walls and doors that are not open;
+        agents do not block sight.
+        """
+        raw, size = transparent.tobytes(), VIEW * VIEW
+        rows = []
+        for k in range(0, len(raw), size):
+            key = raw[k : k + size]
+            row = self._index.get(key)
+            if row is None:
+                if len(self._index) == self.capacity:
+                    self._index.clear()
+                row = self._index[key] = len(self._index)
+                self._bank[row] = _view_mask(key)
+            rows.append(row)
+        return self._bank.take(rows, axis=0)
