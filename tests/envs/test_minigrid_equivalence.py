@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from qmixbench_envs.multigrid.base import MultiGridEnv
+from qmixbench_envs.multigrid.core import MaskBank
 
 MINIGRID_IDS = [
     "MiniGrid-Empty-8x8-v0",
@@ -33,14 +34,17 @@ class MirrorEnv(MultiGridEnv):
         return 0.0, False, False
 
 
-@pytest.mark.parametrize("see_through_walls", [True, False])
+# Occlusion masks are cached (MaskBank); a tiny cache, which starts over every few steps, is checked too.
+@pytest.mark.parametrize(("see_through_walls", "mask_bank_capacity"), [(True, None), (False, None), (False, 3)])
 @pytest.mark.parametrize("env_id", MINIGRID_IDS)
-def test_single_agent_view_matches_minigrid(env_id: str, see_through_walls: bool) -> None:
+def test_single_agent_view_matches_minigrid(env_id: str, see_through_walls: bool, mask_bank_capacity) -> None:
     ref = gym.make(env_id).unwrapped
     ref.see_through_walls = see_through_walls
     rng = np.random.default_rng(0)
     ref_obs, _ = ref.reset(seed=0)
     mirror = MirrorEnv(ref, see_through_walls)
+    if mask_bank_capacity is not None:
+        mirror._mask_bank = MaskBank(mask_bank_capacity)
     obs, _ = mirror.reset()
     directions, unseen = set(), 0
     for t in range(1500):
