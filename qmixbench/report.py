@@ -1,0 +1,327 @@
+"""Tables, CSV, learning-curve PNGs and a Markdown report from :func:`qmixbench.results.load`'s table.
+
+Never imports torch. Statistics come from :mod:`qmixbench.stats`; a run's score is its **final**
+evaluation (the row with the largest env_steps) and only runs whose status is ``done`` count unless
+``include_incomplete`` is set, so a crashed or half-finished run never enters a mean silently.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qmixbench import stats
+from qmixbench.recorder import atomic_write_bytes, atomic_write_text, slug
+from qmixbench.results import CONFIG_PREFIX, final_evaluations
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "seeds",
+    "return_mean",
+    "return_std",
+    "return_iqm",
+    "iqm_ci_low",
+    "iqm_ci_high",
+    "auc",
+    "success_rate",
+    "final_env_steps",
+    "wall_time_s",
+    "env_steps_per_s",
+)
+"""Columns of the summary after the group-by columns; documented in results/README.md."""
+
+RUN_SUMMARY_COLUMNS = ("env", "algo", "seeds", "return_mean", "return_std", "success_rate", "env_steps_per_s")
+"""Columns of the ``summary.csv`` that ``qmixbench run`` writes."""
+
+IMPROVEMENT_COLUMNS = ("env", "algo_x", "algo_y", "p_improve", "ci_low", "ci_high", "seeds_x", "seeds_y")
+
+
+def _scored_runs(table: pd.DataFrame, include_incomplete: bool) -> pd.DataFrame:
+    return table if include_incomplete else table[table["status"] == "done"]
+
+
+def summarize(
+    table: pd.DataFrame,
+    group_by: Sequence[str] = ("env", "algo"),
+    reps: int = 2000,
+    seed: int = 0,
+    include_incomplete: bool = False,
+) -> pd.DataFrame:
+    """Per group (default env x algo): seeds, final return mean/std/IQM with a 95% stratified-bootstrap CI,
+    learning-curve AUC (mean over runs), success rate, env steps, wall time and env steps/s (means over runs)."""
+    missing = [c for c in group_by if c not in table.columns]
+    if missing:
+        valid = ", ".join(
+            c for c in table.columns if c in ("env", "algo", "seed", "status") or c.startswith(CONFIG_PREFIX)
+        )
+        raise KeyError(f"unknown group-by column(s) {', '.join(missing)}; valid: {valid}")
+    scored = _scored_runs(table, include_incomplete)
+    finals = final_evaluations(scored)
+    aucs = {
+        run: stats.auc(rows["env_steps"], rows["eval_return_mean"])
+        for run, rows in scored.groupby("run_dir", sort=False)
+    }
+    rng = np.random.default_rng(seed)
+    rows = []
+    for key, group in finals.groupby(list(group_by), sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        scores = group["eval_return_mean"].to_numpy(np.float64)
+        scores = scores[~np.isnan(scores)]
+        row: dict[str, Any] = dict(zip(group_by, key))
+        row["seeds"] = len(group)
+        if scores.size:
+            low, high = stats.stratified_bootstrap_ci(scores, reps=reps, rng=rng)
+            row.update(
+                return_mean=float(scores.mean()),
+                return_std=float(scores.std(ddof=1)) if scores.size > 1 else float("nan"),
+                return_iqm=stats.iqm(scores),
+                iqm_ci_low=low,
+                iqm_ci_high=high,
+            )
+        row["auc"] = float(np.nanmean([aucs[r] for r in group["run_dir"]])) if len(group) else float("nan")
+        row["success_rate"] = _nanmean(group["eval_success_rate"])
+        row["final_env_steps"] = _nanmean(group["env_steps"])
+        row["wall_time_s"] = _nanmean(group["wall_time_s"])
+        row["env_steps_per_s"] = _nanmean(group["env_steps_per_s"])
+        rows.append(row)
+    summary = pd.DataFrame(rows, columns=list(group_by) + list(SUMMARY_COLUMNS))
+    summary["seeds"] = summary["seeds"].astype("int64")
+    return summary
+
+
+def _nanmean(values: pd.Series) -> float:
+    arr = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
+
+
+def run_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The end-of-``run`` table: env x algo, final eval return mean and std over seeds, success rate, steps/s."""
+    summary = summarize(table, reps=1) if not table.empty else pd.DataFrame(columns=["env", "algo", *SUMMARY_COLUMNS])
+    return summary[list(RUN_SUMMARY_COLUMNS)]
+
+
+def improvement(table: pd.DataFrame, reps: int = 2000, seed: int = 0, include_incomplete: bool = False) -> pd.DataFrame:
+    """Per env, for every ordered pair of algorithms: P(a run of X beats a run of Y) and its 95% CI."""
+    finals = final_evaluations(_scored_runs(table, include_incomplete))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for env, group in finals.groupby("env", sort=True):
+        scores = {a: g["eval_return_mean"].dropna().to_numpy(np.float64) for a, g in group.groupby("algo", sort=True)}
+        for x in scores:
+            for y in scores:
+                if x == y or not scores[x].size or not scores[y].size:
+                    continue
+                low, high = stats.probability_of_improvement_ci(scores[x], scores[y], reps=reps, rng=rng)
+                rows.append(
+                    {
+                        "env": env,
+                        "algo_x": x,
+                        "algo_y": y,
+                        "p_improve": stats.probability_of_improvement(scores[x], scores[y]),
+                        "ci_low": low,
+                        "ci_high": high,
+                        "seeds_x": scores[x].size,
+                        "seeds_y": scores[y].size,
+                    }
+                )
+    return pd.DataFrame(rows, columns=list(IMPROVEMENT_COLUMNS))
+
+
+def _value_text(values: set[str]) -> str:
+    return " | ".join(sorted(values))
+
+
+def config_diff(table: pd.DataFrame) -> pd.DataFrame:
+    """Every config key whose values differ between the algorithms compared on an env: one row per
+    (env, key), one column per algorithm. Values that vary within one algorithm on one env (runs of
+    different sweeps mixed) are joined with ``|`` and listed too. Keys that differ only between envs
+    (a per-env budget) are not a confound and are not listed."""
+    config_columns = [c for c in table.columns if c.startswith(CONFIG_PREFIX)]
+    algos = sorted(table["algo"].unique()) if not table.empty else []
+    rows = []
+    for env, group in table.groupby("env", sort=True):
+        for column in config_columns:
+            per_algo = {
+                a: {v if isinstance(v, str) else repr(v) for v in g[column]}
+                for a, g in group.groupby("algo", sort=True)
+            }
+            if len({frozenset(v) for v in per_algo.values()}) > 1 or any(len(v) > 1 for v in per_algo.values()):
+                rows.append(
+                    {
+                        "env": env,
+                        "key": column.removeprefix(CONFIG_PREFIX),
+                        **{a: _value_text(per_algo[a]) if a in per_algo else "" for a in algos},
+                    }
+                )
+    return pd.DataFrame(rows, columns=["env", "key", *algos])
+
+
+def curves(
+    table: pd.DataFrame, env: str, reps: int = 1000, seed: int = 0, include_incomplete: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Per algorithm on ``env``: IQM of eval return over runs at each eval step with a 95% bootstrap band.
+
+    Runs are interpolated onto the eval steps they share (up to the shortest run's last step), so a
+    run that stopped early never makes the curve jump.
+    """
+    rows = _scored_runs(table, include_incomplete)
+    rows = rows[rows["env"] == env]
+    out: dict[str, dict[str, Any]] = {}
+    rng = np.random.default_rng(seed)
+    for algo, group in rows.groupby("algo", sort=True):
+        runs = [g.sort_values("env_steps") for _, g in group.groupby("run_dir", sort=True)]
+        runs = [r[r["eval_return_mean"].notna()] for r in runs]
+        runs = [r for r in runs if len(r)]
+        if not runs:
+            continue
+        last = min(int(r["env_steps"].iloc[-1]) for r in runs)
+        grid = np.unique(np.concatenate([r["env_steps"].to_numpy(np.float64) for r in runs]))
+        grid = grid[grid <= last]
+        mat = np.stack(
+            [
+                np.interp(grid, r["env_steps"].to_numpy(np.float64), r["eval_return_mean"].to_numpy(np.float64))
+                for r in runs
+            ]
+        )
+        centre, low, high = stats.curve_band(mat, reps=reps, rng=rng)
+        out[str(algo)] = {"steps": grid, "iqm": centre, "low": low, "high": high, "runs": len(runs)}
+    return out
+
+
+def plot_curves(table: pd.DataFrame, env: str, path: Path | str, include_incomplete: bool = False) -> Path | None:
+    """Write ``env``'s learning curves (one line per algorithm, IQM with a 95% CI band) as a PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = curves(table, env, include_incomplete=include_incomplete)
+    if not data:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    try:
+        for algo, c in data.items():
+            (line,) = ax.plot(c["steps"], c["iqm"], label=f"{algo} (n={c['runs']})")
+            ax.fill_between(c["steps"], c["low"], c["high"], color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("greedy eval return (IQM over runs)")
+        ax.set_title(f"{env}: IQM, 95% bootstrap CI band")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+# -- formatting ------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
+    return str(value)
+
+
+def format_table(frame: pd.DataFrame) -> str:
+    """Plain-text table for a terminal."""
+    if frame.empty:
+        return "(no rows)"
+    return frame.to_string(index=False, formatters={c: _fmt for c in frame.columns})
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no tabulate dependency)."""
+    if frame.empty:
+        return "_(none)_"
+    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def write_csv(frame: pd.DataFrame, path: Path | str) -> None:
+    """Write ``frame`` as CSV atomically (full float precision)."""
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+def write_markdown(
+    path: Path | str,
+    table: pd.DataFrame,
+    summary: pd.DataFrame,
+    improvement_table: pd.DataFrame,
+    diff: pd.DataFrame,
+    run_table: pd.DataFrame,
+    sources: Sequence[str],
+    provenance: Sequence[dict[str, Any]] = (),
+    reps: int = 2000,
+    include_incomplete: bool = False,
+) -> Path:
+    """Write report.md with the tables and one learning-curve PNG per env in ``<md dir>/curves/``."""
+    path = Path(path)
+    lines = [
+        "# qmixbench report",
+        "",
+        f"Sources: {', '.join(f'`{s}`' for s in sources)}. Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}.",
+        "",
+        f"Runs: {len(run_table)} ({', '.join(f'{n} {s}' for s, n in run_table['status'].value_counts().items())}). "
+        f"A run's score is its final greedy evaluation; {'all runs count' if include_incomplete else 'only runs with status done count'}. "
+        f"IQM = interquartile mean over runs; CI = 95% stratified percentile bootstrap ({reps} resamples); "
+        "AUC = mean eval return over the learning curve (trapezoid area / env steps spanned).",
+        "",
+        "## Summary",
+        "",
+        markdown_table(summary),
+        "",
+        "## Learning curves",
+        "",
+    ]
+    for env in sorted(table["env"].unique()) if not table.empty else []:
+        png = plot_curves(table, env, path.parent / "curves" / f"{slug(env)}.png", include_incomplete)
+        if png is not None:
+            lines += [f"### {env}", "", f"![{env} learning curves](curves/{png.name})", ""]
+    lines += [
+        "## Probability of improvement",
+        "",
+        "P(X > Y): the chance that a run of `algo_x` ends with a higher return than a run of `algo_y` on the "
+        "same env (ties count 1/2), with a 95% bootstrap CI. 0.5 means no difference.",
+        "",
+        markdown_table(improvement_table),
+        "",
+        "## Config keys that differ between the algorithms",
+        "",
+        "A fair comparison differs only in the mixer (`mixer.*`). Any other key listed here is a confound.",
+        "",
+        markdown_table(diff),
+        "",
+    ]
+    failed = run_table[run_table["status"] != "done"]
+    if len(failed):
+        lines += [
+            "## Runs not done",
+            "",
+            markdown_table(failed[["env", "algo", "seed", "status", "env_steps", "error", "run_dir"]]),
+            "",
+        ]
+    if provenance:
+        prov = pd.DataFrame(
+            [
+                {k: p.get(k) for k in ("commit", "dirty", "python", "platform", "cpu_count", "device")}
+                for p in provenance
+            ]
+        )
+        lines += ["## Provenance", "", markdown_table(prov), ""]
+    atomic_write_text(path, "\n".join(lines))
+    return path
