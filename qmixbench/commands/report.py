@@ -1,0 +1,117 @@
+"""``qmixbench report PATH...``: statistics tables, CSV, learning curves and report.md. Never imports torch.
+
+Examples::
+
+    qmixbench report results/matrix
+    qmixbench report results/a results/b --group-by env,algo,config.lr --sort=-return_iqm
+    qmixbench report results/smoke --columns seeds,return_iqm,iqm_ci_low,iqm_ci_high --csv out.csv --md out/report.md
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from qmixbench.cli import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="results directories or run directories")
+    parser.add_argument(
+        "--group-by",
+        default="env,algo",
+        metavar="COLS",
+        help="columns to group runs by (default env,algo; any config.<key> works, e.g. config.lr)",
+    )
+    parser.add_argument(
+        "--sort", metavar="COL", help="sort the summary by a column; prefix - for descending (e.g. -return_iqm)"
+    )
+    parser.add_argument(
+        "--columns", metavar="COLS", help="summary columns to show (default all; see results/README.md)"
+    )
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        metavar="PATH",
+        help="summary CSV (default PATH/report.csv; PoI beside it as *_improvement.csv)",
+    )
+    parser.add_argument(
+        "--md", type=Path, metavar="PATH", help="Markdown report (default PATH/report.md; PNGs in its curves/ folder)"
+    )
+    parser.add_argument("--reps", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap's random generator (default 0)")
+    parser.add_argument(
+        "--include-incomplete", action="store_true", help="also score runs that are not done (their last evaluation)"
+    )
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def main(args: argparse.Namespace) -> int:
+    from qmixbench import report, results
+
+    try:
+        table = results.load(args.paths)
+        run_table = results.runs(args.paths)
+    except (FileNotFoundError, results.SchemaError) as exc:
+        raise UsageError(str(exc)) from exc
+    if run_table.empty:
+        raise UsageError(f"no runs found under {', '.join(map(str, args.paths))}")
+    group_by = _split(args.group_by)
+    try:
+        summary = report.summarize(
+            table, group_by, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete
+        )
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from exc
+    if args.sort:
+        column = args.sort.lstrip("-")
+        if column not in summary.columns:
+            raise UsageError(f"unknown --sort column {column!r}; valid: {', '.join(summary.columns)}")
+        summary = summary.sort_values(column, ascending=not args.sort.startswith("-"), kind="stable", ignore_index=True)
+    if args.columns:
+        columns = _split(args.columns)
+        bad = [c for c in columns if c not in summary.columns]
+        if bad:
+            raise UsageError(f"unknown --columns {', '.join(bad)}; valid: {', '.join(summary.columns)}")
+        summary = summary[[c for c in group_by if c not in columns] + columns]
+    poi = report.improvement(table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete)
+    diff = report.config_diff(table)
+
+    base = args.paths[0] if args.paths[0].is_dir() else args.paths[0].parent
+    csv_path = args.csv or base / "report.csv"
+    md_path = args.md or base / "report.md"
+    report.write_csv(summary, csv_path)
+    report.write_csv(poi, csv_path.with_name(csv_path.stem + "_improvement.csv"))
+    report.write_markdown(
+        md_path,
+        table,
+        summary,
+        poi,
+        diff,
+        run_table,
+        [str(p) for p in args.paths],
+        results.provenance(args.paths),
+        reps=args.reps,
+        include_incomplete=args.include_incomplete,
+    )
+
+    not_done = run_table[run_table["status"] != "done"]
+    print(report.format_table(summary))
+    if len(poi):
+        print("\nProbability of improvement, P(algo_x > algo_y), 95% CI:")
+        print(report.format_table(poi))
+    print(
+        "\nConfig keys that differ between the algorithms:"
+        if len(diff)
+        else "\nConfig: the algorithms differ in no key."
+    )
+    if len(diff):
+        print(report.format_table(diff))
+    if len(not_done):
+        counts = ", ".join(f"{n} {s}" for s, n in not_done["status"].value_counts().items())
+        print(f"\nnot scored: {counts} (see `qmixbench list runs`; --include-incomplete scores them)")
+    print(f"\nwrote {csv_path}, {md_path}")
+    return 0

@@ -1,0 +1,140 @@
+"""``qmixbench run``: train every env x algo x seed (or a suite), then print and save the summary.
+
+Examples::
+
+    qmixbench run --env multigrid --algos qmix,vdn
+    qmixbench run --env matrix/two-step-v0,matrix/climbing-v0 --algos qmix,vdn,iql --seeds 0,1,2,3,4
+    qmixbench run --suite benchmarks/smoke.toml --workers 2
+    qmixbench run --suite benchmarks/multigrid-core.toml --executor ray --address auto
+    qmixbench run --suite benchmarks/matrix.toml --resume
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from qmixbench.cli import UsageError
+
+DEFAULT_ALGOS = "qmix,vdn,iql"
+DEFAULT_SEEDS = "0,1,2"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--env",
+        metavar="ID[,ID...]",
+        help="env ids, family names (multigrid = its default task) or globs (multigrid/*)",
+    )
+    what.add_argument("--suite", metavar="FILE", type=Path, help="a suite TOML file (see benchmarks/README.md)")
+    parser.add_argument(
+        "--algos", metavar="A[,A...]", help=f"algorithm presets (default {DEFAULT_ALGOS}, or the suite's)"
+    )
+    parser.add_argument("--seeds", metavar="S[,S...]", help=f"seeds (default {DEFAULT_SEEDS}, or the suite's)")
+    parser.add_argument("--steps", type=int, metavar="N", help="total env steps per run (sets total_env_steps)")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="results directory (default results/<suite name or timestamp>)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set lr=1e-3 --set mixer.embed_dim=16 (repeatable)",
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="K", help="parallel runs in the local process pool (default: one per core)"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("process", "serial", "ray"),
+        default="process",
+        help="process: local pool (default); serial: in this process; ray: tasks on a Ray cluster",
+    )
+    parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray instance)")
+    parser.add_argument("--resume", action="store_true", help="skip finished runs in --out, continue interrupted ones")
+    # Tests inject a fake train() here ("module:function"); not part of the user interface.
+    parser.add_argument("--train-fn", default="qmixbench.train:train", help=argparse.SUPPRESS)
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(t) for t in _split(text)]
+    except ValueError as exc:
+        raise UsageError(f"--seeds takes comma-separated integers, got {text!r}") from exc
+    if not seeds:
+        raise UsageError("--seeds is empty")
+    return seeds
+
+
+def main(args: argparse.Namespace) -> int:
+    from qmixbench import benchmark, report, results
+    from qmixbench.config import ConfigError, parse_set_args
+    from qmixbench.recorder import atomic_write_text
+    from qmixbench.suite import SuiteError, load_suite
+    from qmixbench_envs import UnknownEnvError
+
+    try:
+        overrides: dict[str, object] = dict(parse_set_args(args.overrides))
+        if args.steps is not None:
+            overrides["total_env_steps"] = args.steps
+        suite = load_suite(args.suite) if args.suite else None
+        envs = _split(args.env) if args.env else list(suite.envs)  # type: ignore[union-attr]
+        algos = benchmark.check_algos(
+            _split(args.algos) if args.algos else (suite.algos if suite else _split(DEFAULT_ALGOS))
+        )
+        seeds = _seeds(args.seeds) if args.seeds else (list(suite.seeds) if suite else _seeds(DEFAULT_SEEDS))
+        specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite)
+        out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
+        benchmark.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
+        print(
+            f"{len(specs)} runs ({len(specs) // len(seeds)} env x algo, {len(seeds)} seeds) -> {out}", file=sys.stderr
+        )
+        outcomes = benchmark.execute(
+            specs,
+            out,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.address,
+            resume=args.resume,
+            train_fn=args.train_fn,
+        )
+    except (SuiteError, ConfigError, UnknownEnvError, benchmark.BenchmarkError) as exc:
+        raise UsageError(str(exc)) from exc
+
+    ours = {o.run_dir for o in outcomes}
+    table = results.load([out])
+    table = table[table["run_dir"].isin(ours)]
+    summary = report.run_summary(table)
+    atomic_write_text(Path(out) / "summary.csv", summary.to_csv(index=False))
+    shown = summary.copy()
+    shown.insert(
+        3,
+        "return",
+        [
+            f"{m:.4g} ± {s:.2g}" if s == s else f"{m:.4g}"
+            for m, s in zip(shown.pop("return_mean"), shown.pop("return_std"))
+        ],
+    )
+    print()
+    print(report.format_table(shown))
+    print(f"\nsummary: {Path(out) / 'summary.csv'}; full report: qmixbench report {out}")
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        print(f"\n{len(failed)} of {len(outcomes)} runs failed (traceback in each run's status.json):", file=sys.stderr)
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            [{"env": o.env, "algo": o.algo, "seed": o.seed, "error": o.error, "run_dir": o.run_dir} for o in failed]
+        )
+        print(report.format_table(frame), file=sys.stderr)
+        return 1
+    return 0
