@@ -153,7 +153,7 @@ def _inner_env(env: Any) -> Any:
 def has_state(env: Any) -> bool:
     """Whether ``env`` (or the env it wraps) implements ``state()`` and declares ``state_space``."""
     base = _inner_env(env)
-    overrides = type(base).state not in (ParallelEnv.state, AECEnv.state)
+    overrides = getattr(type(base), "state", None) not in (None, ParallelEnv.state, AECEnv.state)
     return overrides and getattr(env, "state_space", None) is not None
 
 
@@ -230,7 +230,7 @@ class ParallelEnvAdapter:
             return "env", int(np.prod(env.state_space.shape))
         name = self.env_id or (getattr(env, "metadata", None) or {}).get("name", type(_inner_env(env)).__name__)
         why = "has no state()"
-        if type(_inner_env(env)).state not in (ParallelEnv.state, AECEnv.state):
+        if getattr(type(_inner_env(env)), "state", None) not in (None, ParallelEnv.state, AECEnv.state):
             why = "defines state() but no state_space (needed for the state's shape)"
         if name not in _WARNED_NO_STATE:  # once per env per process, not once per parallel copy
             _WARNED_NO_STATE.add(name)

@@ -263,3 +263,35 @@ def test_unpaddable_heterogeneous_observations_are_refused() -> None:
     env._obs_spaces["b"] = spaces.Box(0.0, 1.0, (2, 2), np.float32)
     with pytest.raises(EnvCompatibilityError, match="rank or dtype"):
         ParallelEnvAdapter(env)
+
+
+def test_duck_typed_env_without_parallel_env_base_class() -> None:
+    class Duck:
+        """Has the ParallelEnv methods but does not subclass it (and has no state())."""
+
+        metadata = {"name": "duck"}
+
+        def __init__(self) -> None:
+            self.inner = ToyEnv()
+            self.possible_agents = self.inner.possible_agents
+
+        @property
+        def agents(self) -> list[str]:
+            return self.inner.agents
+
+        def observation_space(self, agent: str) -> spaces.Space:
+            return self.inner.observation_space(agent)
+
+        def action_space(self, agent: str) -> spaces.Space:
+            return self.inner.action_space(agent)
+
+        def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+            return self.inner.reset(seed=seed)
+
+        def step(self, actions: dict) -> tuple:
+            return self.inner.step(actions)
+
+    ad = ParallelEnvAdapter(Duck(), env_id="duck")  # type: ignore[arg-type]
+    assert ad.info.state_source == "concat_obs"
+    obs, state, _ = ad.reset(seed=0)
+    assert ad.step(np.array([1, 1]))[3] == 3.0
