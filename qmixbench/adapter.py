@@ -204,6 +204,8 @@ class ParallelEnvAdapter:
             state_source=state_source,
         )
         self._alive = np.ones(len(self.agents), bool)
+        self._index = {agent: i for i, agent in enumerate(self.agents)}
+        self._state_from_env = state_source == "env"
 
     @staticmethod
     def _check_action_spaces(env: ParallelEnv, env_id: str) -> None:
@@ -240,25 +242,26 @@ class ParallelEnvAdapter:
     # -- arrays ---------------------------------------------------------------------------------
 
     def _arrays(self, obs: dict[str, Any], infos: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n, o = len(self.agents), self.info.obs_dim
-        obs_arr = np.zeros((n, o), np.float32)  # (N, O)
+        obs_arr = np.zeros((len(self.agents), self.info.obs_dim), np.float32)  # (N, O)
         avail = self._pad_mask.copy()  # (N, A)
         for i, agent in enumerate(self.agents):
-            if agent not in obs:  # finished on an earlier step: nothing to observe
+            value = obs.get(agent)
+            if value is None:  # finished on an earlier step: nothing to observe
                 avail[i] = True
                 continue
-            value = obs[agent]
             mask = None
             if isinstance(value, dict):
                 mask = value.get("action_mask")
                 value = value["observation"]
-            mask = infos.get(agent, {}).get("action_mask", mask)
-            obs_arr[i] = np.asarray(value, np.float32).reshape(-1)
+            info = infos.get(agent)
+            if info and "action_mask" in info:
+                mask = info["action_mask"]
+            obs_arr[i] = np.ravel(value)
             if mask is not None:
                 avail[i, : len(mask)] &= np.asarray(mask, bool)
                 if not avail[i].any():
                     raise EnvCompatibilityError(f"agent {agent!r} has an action mask with no available action")
-        if self.info.state_source == "env":
+        if self._state_from_env:
             state = np.asarray(self.env.state(), np.float32).reshape(-1)  # (S,)
         else:
             state = obs_arr.reshape(-1).copy()
@@ -276,17 +279,19 @@ class ParallelEnvAdapter:
         ``info`` has ``alive`` (N,) bool for the next step and, at the end, ``success`` when the env
         reported one.
         """
-        live = [a for a in self.agents if a in self.env.agents]
-        action_dict = {a: int(actions[self.agents.index(a)]) for a in live}
+        env_agents = set(self.env.agents)
+        live = [a for a in self.agents if a in env_agents]
+        action_dict = {a: int(actions[self._index[a]]) for a in live}
         obs, rewards, terms, truncs, infos = self.env.step(action_dict)
         got = [float(rewards[a]) for a in live if a in rewards]
         if self.team_reward == "shared":
-            reward = float(np.mean(got)) if got else 0.0
+            reward = sum(got) / len(got) if got else 0.0
         else:
-            reward = float(np.sum(got))
-        finished = [a for a in live if terms.get(a, False) or truncs.get(a, False)]
-        self._alive = np.array([a in self.env.agents and a not in finished for a in self.agents], bool)
-        done = not self._alive.any()
+            reward = float(sum(got))
+        finished = {a for a in live if terms.get(a, False) or truncs.get(a, False)}
+        still = set(self.env.agents) - finished
+        self._alive = np.array([a in still for a in self.agents], bool)
+        done = not still
         truncated = done and any(truncs.get(a, False) for a in finished)
         terminated = done and not truncated
         info: dict[str, Any] = {"alive": self._alive.copy()}
