@@ -267,7 +267,9 @@ def train(spec: RunSpec, out_dir: Path | str, resume: bool = False, progress: bo
 
     Returns:
         ``eval_return_mean``, ``eval_success_rate`` (NaN when the env reports none), ``env_steps``,
-        ``wall_time_s``, ``env_steps_per_s`` of the final evaluation, and ``run_dir``.
+        ``wall_time_s``, ``env_steps_per_s`` of the final evaluation, and ``run_dir``; a run trained
+        here also has ``time_split`` (seconds of this process in env stepping, action selection,
+        learner updates and evaluation).
 
     Raises:
         DivergenceError: The TD loss became NaN/inf (the run's status is then ``failed``). Any other

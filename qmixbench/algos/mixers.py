@@ -62,16 +62,17 @@ class QMixer(nn.Module):
     def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Mix: q (..., N) and state (..., S) -> Q_tot (...)."""
         lead = q.shape[:-1]
-        q = q.reshape(-1, 1, self.n_agents)  # (M, 1, N)
+        q = q.reshape(-1, self.n_agents, 1)  # (M, N, 1)
         pre = self.hyper_in(state.reshape(q.shape[0], -1))  # (M, sum(split))
         a, b, b1, v = pre.split(self.split, dim=-1)
         if self.two_layer:
             a, b = self.hyper_w1(F.relu(a)), self.hyper_w2(F.relu(b))
         w1 = a.abs().view(-1, self.n_agents, self.embed_dim)  # (M, N, E)
-        w2 = b.abs().unsqueeze(-1)  # (M, E, 1)
-        hidden = F.elu(torch.baddbmm(b1.unsqueeze(1), q, w1))  # (M, 1, E)
+        w2 = b.abs()  # (M, E)
+        # Per-sample (1, N) @ (N, E) products as broadcast multiply-sums: M tiny bmm's cost far more.
+        hidden = F.elu(b1 + (q * w1).sum(1))  # (M, E)
         v = self.v_out(F.relu(v))  # (M, 1)
-        q_tot = torch.baddbmm(v.unsqueeze(1), hidden, w2)  # (M, 1, 1)
+        q_tot = v.squeeze(-1) + (hidden * w2).sum(-1)  # (M,)
         return q_tot.view(lead)
 
 
