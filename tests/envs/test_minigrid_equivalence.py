@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qmixbench_envs.multigrid.base import MultiGridEnv
-from qmixbench_envs.multigrid.core import MaskBank
+from qmixbench_envs.multigrid.core import CODE_SCALE, MaskBank
 
 MINIGRID_IDS = [
     "MiniGrid-Empty-8x8-v0",
@@ -82,5 +82,7 @@ def test_teammate_appears_as_agent_with_colour_and_direction() -> None:
     assert tuple(obs["agent_0"][3, 6]) == (1, 0, 0)
     # agent_1 faces down, so agent_0 (west of it) is on its right-hand side: view cell (4, 6).
     assert tuple(obs["agent_1"][4, 6]) == (10, 0, 0)  # agent, red, facing right
-    state = env.state()
-    assert tuple(state[(2 * 6 + 2) * 3 : (2 * 6 + 2) * 3 + 3]) == (10, 0, 0)
+    state = env.state()  # grid codes scaled to [0, 1], then x, y, dir and carried code per agent
+    np.testing.assert_allclose(state[(2 * 6 + 2) * 3 : (2 * 6 + 2) * 3 + 3] * CODE_SCALE, [10, 0, 0])
+    np.testing.assert_allclose(state[-12:-6], [2 / 5, 2 / 5, 0, 1 / 10, 0, 0])
+    assert state.dtype == np.float32 and env.state_space.contains(state)

@@ -19,9 +19,13 @@ Decisions every task inherits:
 * **Observations**: each agent's 7x7x3 uint8 egocentric view, identical to minigrid's
   ``gen_obs()["image"]`` for the same grid; teammates appear as ``(10 "agent", colour, direction)``
   (``AGENT_COLORS[i]``: red, blue, purple, yellow). Agents do not block sight.
-* **State** (``state()``, ``state_space``): flat uint8 vector of ``W*H*3 + 6*N``: the full grid
-  encoding with agents drawn in (``[x, y, channel]`` order, as ``Grid.encode``), then for each agent
-  ``x, y, direction, carried type, carried colour, carried state`` (``1, 0, 0`` when empty-handed).
+* **State** (``state()``, ``state_space``): flat float32 vector of ``W*H*3 + 6*N`` in [0, 1]: the
+  full grid encoding with agents drawn in (``[x, y, channel]`` order, as ``Grid.encode``), then for
+  each agent ``x, y, direction, carried type, carried colour, carried state`` (``1, 0, 0`` when
+  empty-handed), scaled to [0, 1]: type / 10, colour / 5, state / 3 (door state 0-2, an agent's
+  direction 0-3), x / (W - 1), y / (H - 1), direction / 3. Scaled because QMIX's hypernetworks read
+  the state raw: with the uint8 codes (up to 10) QMIX's first TD losses were ~1000x IQL's and it
+  never solved the default task; scaled, it did (same learner, same seed).
 * **Reward** is the team's and identical for every agent (``metadata["team_reward"] == "shared"``).
 * **terminations** only for success or failure (then the episode stops, no bootstrap);
   **truncations** only at ``max_steps`` when the episode did not terminate on that step.
@@ -92,7 +96,8 @@ class MultiGridEnv(ParallelEnv):
         obs_space = spaces.Box(0, 255, (core.VIEW, core.VIEW, 3), np.uint8)
         self._obs_spaces = {a: obs_space for a in self.possible_agents}
         self._act_spaces = {a: spaces.Discrete(7) for a in self.possible_agents}
-        self.state_space = spaces.Box(0, 255, (width * height * 3 + 6 * n_agents,), np.uint8)
+        self.state_space = spaces.Box(0.0, 1.0, (width * height * 3 + 6 * n_agents,), np.float32)
+        self._agent_scale = np.array([max(width - 1, 1), max(height - 1, 1), 3, *core.CODE_SCALE], np.float32)
         self._view_table = core.view_index_table(width, height, n_agents)
         self._mask_bank = core.MaskBank()
         self._orders = list(itertools.permutations(range(n_agents)))
@@ -160,10 +165,11 @@ class MultiGridEnv(ParallelEnv):
 
     def state(self) -> np.ndarray:
         grid = self._grid_with_agents()[core.PAD : core.PAD + self.width, core.PAD : core.PAD + self.height]
-        per_agent = np.empty((self.n_agents, 6), np.uint8)
+        per_agent = np.empty((self.n_agents, 6), np.float32)
         for i, ((x, y), d, obj) in enumerate(zip(self.agent_pos, self.agent_dir, self.carrying)):
             per_agent[i] = (x, y, d, *core.encode_obj(obj))
-        return np.concatenate([grid.ravel(), per_agent.ravel()])
+        grid = grid / core.CODE_SCALE
+        return np.concatenate([grid.ravel(), (per_agent / self._agent_scale).ravel()]).astype(np.float32)
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:

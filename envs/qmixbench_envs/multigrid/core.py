@@ -31,6 +31,9 @@ WALL_TYPE = OBJECT_TO_IDX["wall"]
 DOOR_TYPE = OBJECT_TO_IDX["door"]
 DOOR_OPEN = STATE_TO_IDX["open"]
 
+CODE_SCALE = np.array([OBJECT_TO_IDX["agent"], COLOR_TO_IDX["grey"], 3], np.float32)
+"""Largest type, colour and state in an encoding (state: door 0-2, an agent's direction 0-3); scales the state."""
+
 AGENT_COLORS = ("red", "blue", "purple", "yellow")
 """Colour of agent i (its encoding's colour channel and its triangle when rendered)."""
 

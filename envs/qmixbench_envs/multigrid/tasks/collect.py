@@ -19,8 +19,9 @@ Observation:
     ``see_through_walls=True`` by default.
 
 State:
-    ``Box(0, 255, (size*size*3 + 6*n_agents,), uint8)``: grid encoding with agents (the remaining
-    balls), then ``x, y, dir, carried type, colour, state`` per agent. 8x8 with 2 agents: 204.
+    ``Box(0, 1, (size*size*3 + 6*n_agents,), float32)``: grid encoding with agents (the remaining
+    balls), then ``x, y, dir, carried type, colour, state`` per agent, all scaled to [0, 1] (see
+    ``MultiGridEnv``). 8x8 with 2 agents: 204.
 
 Reward:
     Shared: ``1 / n_balls`` for each ball collected (summed when several go on one step), so a

@@ -23,8 +23,9 @@ Observation:
     outer walls).
 
 State:
-    ``Box(0, 255, (size*size*3 + 6*n_agents,), uint8)``: grid encoding with agents, then
-    ``x, y, dir, carried type, colour, state`` per agent. 7x7 with 2 agents: 159.
+    ``Box(0, 1, (size*size*3 + 6*n_agents,), float32)``: grid encoding with agents, then
+    ``x, y, dir, carried type, colour, state`` per agent, all scaled to [0, 1] (see
+    ``MultiGridEnv``). 7x7 with 2 agents: 159.
 
 Reward:
     Shared: ``1 - 0.9 * step_count / max_steps`` when the box reaches the target, 0 otherwise.

@@ -20,9 +20,9 @@ Observation:
     carried key shows in the agent's own cell); ``see_through_walls=False`` by default.
 
 State:
-    ``Box(0, 255, (size*size*3 + 6*n_agents,), uint8)``: grid encoding with agents (the door's
+    ``Box(0, 1, (size*size*3 + 6*n_agents,), float32)``: grid encoding with agents (the door's
     locked/closed/open state included), then ``x, y, dir, carried type, colour, state`` per agent
-    (the key's holder carries ``5, 4, 0``). 8x8 with 2 agents: 204.
+    (the key's holder carries ``5, 4, 0`` / ``10, 5, 3``), all scaled to [0, 1] (see ``MultiGridEnv``). 8x8 with 2 agents: 204.
 
 Reward:
     Shared: ``1 - 0.9 * step_count / max_steps`` on success, 0 otherwise.

@@ -20,8 +20,9 @@ Observation:
     ``see_through_walls=False`` by default, as minigrid's RedBlueDoors: closed doors block sight.
 
 State:
-    ``Box(0, 255, (2*size*size*3 + 6*n_agents,), uint8)``: grid encoding with agents (door states
-    included), then ``x, y, dir, carried type, colour, state`` per agent. 6x6 room, 2 agents: 228.
+    ``Box(0, 1, (2*size*size*3 + 6*n_agents,), float32)``: grid encoding with agents (door states
+    included), then ``x, y, dir, carried type, colour, state`` per agent, all scaled to [0, 1] (see
+    ``MultiGridEnv``). 6x6 room, 2 agents: 228.
 
 Reward:
     Shared: ``1 - 0.9 * step_count / max_steps`` on success, 0 otherwise (also on failure).
