@@ -86,8 +86,17 @@ def gru_baseline_ms(n: int = 20) -> float:
 
 
 def train_speed(env: str, agent: str, steps: int) -> dict[str, float]:
-    cfg = resolve_config("qmix", {"agent": agent, "total_env_steps": steps, "eval_interval": steps,
-                                  "checkpoint_interval": 10 * steps, "eval_episodes": 8}, env=env)
+    cfg = resolve_config(
+        "qmix",
+        {
+            "agent": agent,
+            "total_env_steps": steps,
+            "eval_interval": steps,
+            "checkpoint_interval": 10 * steps,
+            "eval_episodes": 8,
+        },
+        env=env,
+    )
     with tempfile.TemporaryDirectory() as out:
         s = train(RunSpec(env, "qmix", 0, cfg), out, progress=False)
     t = s["time_split"]
@@ -108,20 +117,27 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     budgets = QUICK if args.quick else BUDGETS
-    print(f"# qmixbench bench_train: torch {torch.__version__}, {args.threads} thread(s), "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    print(
+        f"# qmixbench bench_train: torch {torch.__version__}, {args.threads} thread(s), "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+    )
     base = gru_baseline_ms()
     print(f"plain nn.GRU(64,64) fwd+bwd, 64 seqs x 65 steps: {base:.1f} ms")
-    header = f"{'env':<22}{'agent':<6}{'train_steps_per_s':>18}{'env_only_steps_per_s':>22}{'env%':>6}{'act%':>6}" \
-             f"{'update%':>8}{'update_ms':>10}{'batch_T':>8}"
+    header = (
+        f"{'env':<22}{'agent':<6}{'train_steps_per_s':>18}{'env_only_steps_per_s':>22}{'env%':>6}{'act%':>6}"
+        f"{'update%':>8}{'update_ms':>10}{'batch_T':>8}"
+    )
     print(header)
     for env, steps in budgets.items():
         env_only = env_only_steps_per_s(env)
         for agent in ("gru", "mlp"):
             ms, t_mean = update_ms(env, agent)
             r = train_speed(env, agent, steps)
-            print(f"{env:<22}{agent:<6}{r['train_steps_per_s']:>18.0f}{env_only:>22.0f}{r['env%']:>6.0f}"
-                  f"{r['act%']:>6.0f}{r['update%']:>8.0f}{ms:>10.2f}{t_mean:>8.1f}", flush=True)
+            print(
+                f"{env:<22}{agent:<6}{r['train_steps_per_s']:>18.0f}{env_only:>22.0f}{r['env%']:>6.0f}"
+                f"{r['act%']:>6.0f}{r['update%']:>8.0f}{ms:>10.2f}{t_mean:>8.1f}",
+                flush=True,
+            )
     print(f"plain nn.GRU(64,64) fwd+bwd, 64 seqs x 65 steps (again, after): {gru_baseline_ms():.1f} ms")
 
 

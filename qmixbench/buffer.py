@@ -22,6 +22,7 @@ states no episode limit, the time axis grows on demand (doubling) as longer epis
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -184,7 +185,7 @@ class EpisodeReplayBuffer:
             filled=filled.to(device),
         )
 
-    def state_dict(self) -> dict[str, object]:
+    def state_dict(self) -> dict[str, Any]:
         """The held episodes, cut to the longest stored, for a checkpoint."""
         n = self.size
         t = int(self.lengths[:n].max()) if n else 0
@@ -199,15 +200,15 @@ class EpisodeReplayBuffer:
             },
         }
 
-    def load_state_dict(self, data: dict[str, object]) -> None:
+    def load_state_dict(self, data: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` output into this (freshly built) buffer."""
-        n = int(data["size"])  # type: ignore[arg-type]
-        if int(data["max_len"]) != self.max_len:  # type: ignore[arg-type]
-            self._allocate(int(data["max_len"]))  # type: ignore[arg-type]
-        self.size, self.pos = n, int(data["pos"])  # type: ignore[arg-type]
-        self.lengths[:n] = data["lengths"]  # type: ignore[index]
+        n = int(data["size"])
+        if int(data["max_len"]) != self.max_len:
+            self._allocate(int(data["max_len"]))
+        self.size, self.pos = n, int(data["pos"])
+        self.lengths[:n] = data["lengths"]
         for key in ("obs", "state", "avail", "alive", "actions", "reward", "terminated"):
-            value: torch.Tensor = data[key]  # type: ignore[assignment]
+            value: torch.Tensor = data[key]
             dst = getattr(self, key)
             dst[:n, : value.shape[1]] = value
             dst[:n, value.shape[1] :] = True if key == "avail" else 0

@@ -346,14 +346,14 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
     _save_agent(run, recorder.dir / "agent.pt")
     atomic_write_bytes(ckpt, run.checkpoint_bytes(time.perf_counter() - start))
     recorder.set_status("done", env_steps=run.env_steps)
-    log.debug(
-        "time split: env %.1fs, act %.1fs, update %.1fs, eval %.1fs",
-        run.rollout.time_env,
-        run.rollout.time_act,
-        run.time_update,
-        run.time_eval,
-    )
-    return summary_from_rows(recorder.rows, recorder.dir)
+    split = {
+        "env_s": run.rollout.time_env,
+        "act_s": run.rollout.time_act,
+        "update_s": run.time_update,
+        "eval_s": run.time_eval,
+    }
+    log.debug("time split (this process): %s", ", ".join(f"{k} {v:.1f}s" for k, v in split.items()))
+    return {**summary_from_rows(recorder.rows, recorder.dir), "time_split": split}
 
 
 def _log_eval(run: _Run, recorder: RunRecorder, bar: tqdm, start: float, progress: bool) -> None:

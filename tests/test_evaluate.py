@@ -18,8 +18,11 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="module")
 def two_step_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs")
-    cfg = resolve_config("qmix", {"total_env_steps": 400, "eval_interval": 200, "checkpoint_interval": 200,
-                                  "batch_size": 8}, env="matrix/two-step-v0")
+    cfg = resolve_config(
+        "qmix",
+        {"total_env_steps": 400, "eval_interval": 200, "checkpoint_interval": 200, "batch_size": 8},
+        env="matrix/two-step-v0",
+    )
     return Path(train(RunSpec("matrix/two-step-v0", "qmix", 0, cfg), out, progress=False)["run_dir"])
 
 
@@ -56,8 +59,11 @@ def test_eval_writes_a_gif_of_a_multigrid_episode(tmp_path, capsys):
 
     if "multigrid" not in FAMILY_DEFAULTS:
         pytest.skip("multigrid family not registered")
-    cfg = resolve_config("qmix", {"total_env_steps": 32, "n_envs": 2, "batch_size": 2, "eval_episodes": 2,
-                                  "hidden_dim": 8}, env="multigrid")
+    cfg = resolve_config(
+        "qmix",
+        {"total_env_steps": 32, "n_envs": 2, "batch_size": 2, "eval_episodes": 2, "hidden_dim": 8},
+        env="multigrid",
+    )
     run = Path(train(RunSpec("multigrid", "qmix", 0, cfg), tmp_path, progress=False)["run_dir"])
     gif = tmp_path / "episode.gif"
     assert main(["eval", str(run), "--episodes", "2", "--gif", str(gif)]) == 0

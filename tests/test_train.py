@@ -21,9 +21,18 @@ from qmixbench.train import train
 
 torch.set_num_threads(1)
 TIMING = ("wall_time_s", "env_steps_per_s")
-TOY = {"total_env_steps": 96, "n_envs": 2, "batch_size": 4, "buffer_size": 32, "eval_interval": 48,
-       "eval_episodes": 2, "checkpoint_interval": 48, "hidden_dim": 8, "mixer.embed_dim": 4,
-       "mixer.hypernet_embed": 8}
+TOY = {
+    "total_env_steps": 96,
+    "n_envs": 2,
+    "batch_size": 4,
+    "buffer_size": 32,
+    "eval_interval": 48,
+    "eval_episodes": 2,
+    "checkpoint_interval": 48,
+    "hidden_dim": 8,
+    "mixer.embed_dim": 4,
+    "mixer.hypernet_embed": 8,
+}
 
 
 def _rows(run: Path) -> list[dict[str, str]]:
@@ -56,10 +65,23 @@ def test_smoke_every_algorithm(tmp_path, algo):
 
 
 def test_smoke_options_mlp_lambda_polyak_last_action_standardise(tmp_path):
-    overrides = {**TOY, "agent": "mlp", "td_lambda": 0.6, "target_tau": 0.05, "obs_last_action": True,
-                 "standardise_rewards": True, "double_q": False, "updates_per_episode": 2.0}
-    spec = RunSpec("matrix/climbing-v0", "qmix", 1, resolve_config("qmix", overrides, env="matrix/climbing-v0"),
-                   env_kwargs={"episode_limit": 4})
+    overrides = {
+        **TOY,
+        "agent": "mlp",
+        "td_lambda": 0.6,
+        "target_tau": 0.05,
+        "obs_last_action": True,
+        "standardise_rewards": True,
+        "double_q": False,
+        "updates_per_episode": 2.0,
+    }
+    spec = RunSpec(
+        "matrix/climbing-v0",
+        "qmix",
+        1,
+        resolve_config("qmix", overrides, env="matrix/climbing-v0"),
+        env_kwargs={"episode_limit": 4},
+    )
     summary = train(spec, tmp_path, progress=True)
     rows = _rows(Path(summary["run_dir"]))
     assert int(rows[-1]["updates"]) > int(rows[-1]["episodes"])  # two updates per episode once sampling starts
@@ -79,8 +101,13 @@ def test_smoke_multigrid_default_task(tmp_path):
 
 def _climbing_spec(seed=3) -> RunSpec:
     overrides = {**TOY, "total_env_steps": 160, "eval_interval": 40, "checkpoint_interval": 64}
-    return RunSpec("matrix/climbing-v0", "qmix", seed, resolve_config("qmix", overrides, env="matrix/climbing-v0"),
-                   env_kwargs={"episode_limit": 5})
+    return RunSpec(
+        "matrix/climbing-v0",
+        "qmix",
+        seed,
+        resolve_config("qmix", overrides, env="matrix/climbing-v0"),
+        env_kwargs={"episode_limit": 5},
+    )
 
 
 def test_same_seed_same_metrics(tmp_path):

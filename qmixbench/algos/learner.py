@@ -121,10 +121,10 @@ class QLearner:
         self.double_q, self.td_lambda, self.standardise_rewards = double_q, td_lambda, standardise_rewards
         self.target_update_interval, self.target_tau = target_update_interval, target_tau
         self.obs_agent_id, self.obs_last_action = obs_agent_id, obs_last_action
-        self.params = list(agent.parameters()) + (list(mixer.parameters()) if mixer is not None else [])
-        self.target_params = list(self.target_agent.parameters()) + (
-            list(self.target_mixer.parameters()) if self.target_mixer is not None else []
-        )
+        nets = [agent, *([mixer] if mixer is not None else [])]
+        targets = [self.target_agent, *([self.target_mixer] if self.target_mixer is not None else [])]
+        self.params: list[torch.Tensor] = [p for net in nets for p in net.parameters()]
+        self.target_params: list[torch.Tensor] = [p for net in targets for p in net.parameters()]
         device = self.params[0].device
         fused = device.type in ("cpu", "cuda")
         self.optimizer = torch.optim.Adam(self.params, lr=lr, fused=fused, foreach=None if fused else True)

@@ -126,7 +126,7 @@ class AgentNetwork(nn.Module):
     def unroll(self, x: torch.Tensor) -> torch.Tensor:
         """Q-values of M sequences from a zero hidden state: x (T, M, I) -> Q (T, M, A)."""
         x = F.relu(self.fc1(x))  # (T, M, H)
-        if self.kind == "gru":
+        if isinstance(self.rnn, nn.GRUCell):
             gi = F.linear(x, self.rnn.weight_ih, self.rnn.bias_ih)  # (T, M, 3H)
             h = GRUSequence.apply(gi, self.rnn.weight_hh, self.rnn.bias_hh)  # (T, M, H)
         else:

@@ -17,9 +17,15 @@ from qmixbench.cli import UsageError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory (holds config.json and agent.pt)")
-    parser.add_argument("--episodes", type=int, default=None, help="episodes to play (default: the run's eval_episodes)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="derive episode seeds from this seed (default: the run's seed, i.e. its eval episodes)")
+    parser.add_argument(
+        "--episodes", type=int, default=None, help="episodes to play (default: the run's eval_episodes)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="derive episode seeds from this seed (default: the run's seed, i.e. its eval episodes)",
+    )
     parser.add_argument("--gif", type=Path, default=None, help="write the first episode as an animated GIF here")
     parser.add_argument("--fps", type=float, default=4.0, help="GIF frames per second (default 4)")
 
@@ -33,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
     imageio = None
     if args.gif is not None:
         try:
-            import imageio.v2 as imageio  # type: ignore[no-redef]
+            import imageio.v2 as imageio  # type: ignore[no-redef,assignment]
         except ImportError:
             raise UsageError("writing GIFs needs imageio: pip install qmixbench[gif]") from None
     record = read_json(config_path)
@@ -51,7 +57,9 @@ def main(args: argparse.Namespace) -> int:
     adapters = [make_adapter(run["env"], kwargs, run.get("team_reward", "auto")) for _ in range(n_envs)]
     if imageio is not None:
         try:
-            adapters[0] = make_adapter(run["env"], {**kwargs, "render_mode": "rgb_array"}, run.get("team_reward", "auto"))
+            adapters[0] = make_adapter(
+                run["env"], {**kwargs, "render_mode": "rgb_array"}, run.get("team_reward", "auto")
+            )
         except (TypeError, ValueError) as exc:
             raise UsageError(f"{run['env']} cannot render rgb_array frames for a GIF: {exc}") from None
     seed = run["seed"] if args.seed is None else args.seed
@@ -62,8 +70,10 @@ def main(args: argparse.Namespace) -> int:
     s = result.summary()
     success = "n/a" if math.isnan(s["eval_success_rate"]) else f"{s['eval_success_rate']:.2f}"
     print(f"{run['algo']} on {run['env']} (seed {run['seed']}): {episodes} greedy decentralised episodes")
-    print(f"  return {s['eval_return_mean']:.3f} ± {s['eval_return_std']:.3f}   success rate {success}   "
-          f"episode length {s['eval_episode_len_mean']:.1f}")
+    print(
+        f"  return {s['eval_return_mean']:.3f} ± {s['eval_return_std']:.3f}   success rate {success}   "
+        f"episode length {s['eval_episode_len_mean']:.1f}"
+    )
     if imageio is not None:
         args.gif.parent.mkdir(parents=True, exist_ok=True)
         imageio.mimsave(args.gif, result.frames, duration=1000.0 / args.fps, loop=0)

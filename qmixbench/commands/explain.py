@@ -67,15 +67,19 @@ def explain(run_dir: Path) -> str:
     agent, meta = load_agent(run_dir / "agent.pt")
     info = adapter.info
     m = cfg["mixer"]
-    mixer = build_mixer(m["kind"], info.n_agents, info.state_dim, m["embed_dim"], m["hypernet_layers"],
-                        m["hypernet_embed"])
+    mixer = build_mixer(
+        m["kind"], info.n_agents, info.state_dim, m["embed_dim"], m["hypernet_layers"], m["hypernet_embed"]
+    )
     if mixer is not None:
         ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
         if ckpt["learner"]["mixer"]:
             mixer.load_state_dict(ckpt["learner"]["mixer"])
     a = info.n_actions
-    lines = [f"{run['algo']} on {run['env']} (seed {run['seed']}): learned values beside the true ones",
-             "rows: agent_0's action a0, columns: agent_1's action a1", ""]
+    lines = [
+        f"{run['algo']} on {run['env']} (seed {run['seed']}): learned values beside the true ones",
+        "rows: agent_0's action a0, columns: agent_1's action a1",
+        "",
+    ]
     for name, path, true, what in nodes:
         obs, state, _ = adapter.reset(seed=0)
         seq_obs, last = [obs], [np.full(info.n_agents, -1)]
@@ -84,8 +88,12 @@ def explain(run_dir: Path) -> str:
             seq_obs.append(obs)
             last.append(np.array(joint))
         with torch.no_grad():
-            x = build_inputs(torch.as_tensor(np.stack(seq_obs)), torch.as_tensor(np.stack(last)) if
-                             meta["inputs"]["obs_last_action"] else None, a, meta["inputs"]["obs_agent_id"])
+            x = build_inputs(
+                torch.as_tensor(np.stack(seq_obs)),
+                torch.as_tensor(np.stack(last)) if meta["inputs"]["obs_last_action"] else None,
+                a,
+                meta["inputs"]["obs_agent_id"],
+            )
             q = agent.unroll(x)[-1]  # (N, A): each agent's Q at this state
             lines.append(f"== {name} ==")
             if mixer is not None:
@@ -97,9 +105,11 @@ def explain(run_dir: Path) -> str:
         lines += _table(f"true values ({what})", np.asarray(true))
         for i, agent_id in enumerate(info.agent_ids):
             lines.append(f"{agent_id} Q: " + "  ".join(f"a={j}: {v:.2f}" for j, v in enumerate(q[i].tolist())))
-        joint = tuple(int(v) for v in q.argmax(-1))
-        lines.append(f"decentralised greedy joint action {joint}: true value {np.asarray(true)[joint]:.2f} "
-                     f"(best {np.max(true):.2f})")
+        best = tuple(int(v) for v in q.argmax(-1).tolist())
+        lines.append(
+            f"decentralised greedy joint action {best}: true value {np.asarray(true)[best]:.2f} "
+            f"(best {np.max(true):.2f})"
+        )
         lines.append("")
     return "\n".join(lines)
 

@@ -42,14 +42,16 @@ def test_truncated_episode_bootstraps_from_live_agents():
 
 
 def test_grows_when_no_episode_limit_and_round_trips():
-    buf = EpisodeReplayBuffer(capacity=4, max_len=2, n_agents=2, obs_dim=3, state_dim=4, n_actions=2,
-                              obs_dtype=torch.uint8, grow=True)
+    buf = EpisodeReplayBuffer(
+        capacity=4, max_len=2, n_agents=2, obs_dim=3, state_dim=4, n_actions=2, obs_dtype=torch.uint8, grow=True
+    )
     buf.add(*_episode(2, 1.0), length=2, terminated=True)
     buf.add(*_episode(5, 2.0), length=5, terminated=True)
     assert buf.max_len == 8
     assert buf.gather(torch.tensor([0])).reward.tolist() == [[1.0, 1.0]]
-    other = EpisodeReplayBuffer(capacity=4, max_len=2, n_agents=2, obs_dim=3, state_dim=4, n_actions=2,
-                                obs_dtype=torch.uint8, grow=True)
+    other = EpisodeReplayBuffer(
+        capacity=4, max_len=2, n_agents=2, obs_dim=3, state_dim=4, n_actions=2, obs_dtype=torch.uint8, grow=True
+    )
     other.load_state_dict(buf.state_dict())
     a, b = buf.gather(torch.tensor([0, 1])), other.gather(torch.tensor([0, 1]))
     for field in ("obs", "state", "avail", "alive", "actions", "reward", "terminated", "filled"):

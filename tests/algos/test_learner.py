@@ -27,7 +27,10 @@ def _batch() -> EpisodeBatch:
     alive[0, 2] = False  # terminated: nobody to bootstrap from
     alive[1, 2] = False  # padding
     return EpisodeBatch(
-        obs=torch.zeros(b, t + 1, n, 3), state=torch.zeros(b, t + 1, 4), avail=avail, alive=alive,
+        obs=torch.zeros(b, t + 1, n, 3),
+        state=torch.zeros(b, t + 1, 4),
+        avail=avail,
+        alive=alive,
         actions=torch.zeros(b, t, n, dtype=torch.long),
         reward=torch.tensor([[1.0, 2.0], [3.0, 0.0]]),
         terminated=torch.tensor([[0.0, 1.0], [0.0, 0.0]]),
@@ -54,10 +57,12 @@ def _learner(mixer, double_q=True, td_lambda=0.0) -> QLearner:
 def test_td_target_by_hand_vdn_double_q():
     q, q_target = _q_tables()
     targets, mask = _learner(VDNMixer()).td_targets(_batch(), q, q_target)
-    expected = torch.tensor([
-        [1.0 + GAMMA * (10.0 + 40.0), 2.0],  # bootstrap at t=0; termination at t=1
-        [3.0 + GAMMA * (7.0 + 9.0), 0.0],  # truncation bootstraps; t=1 is padding
-    ])
+    expected = torch.tensor(
+        [
+            [1.0 + GAMMA * (10.0 + 40.0), 2.0],  # bootstrap at t=0; termination at t=1
+            [3.0 + GAMMA * (7.0 + 9.0), 0.0],  # truncation bootstraps; t=1 is padding
+        ]
+    )
     torch.testing.assert_close(targets * mask, expected)
     assert mask.tolist() == [[1.0, 1.0], [1.0, 0.0]]
 
