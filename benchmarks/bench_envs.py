@@ -2,6 +2,7 @@
 
     python benchmarks/bench_envs.py                 # 20k steps per env, best of 3, markdown table
     python benchmarks/bench_envs.py --steps 5000 --repeats 1
+    python benchmarks/bench_envs.py --random-success   # share of random episodes that succeed, per id
 
 Every env runs the same number of steps with uniformly random actions drawn beforehand (so the
 generator's cost is not counted), resetting when an episode ends (resets are counted). The
@@ -63,12 +64,34 @@ def time_multigrid(env_id: str, n_agents: int, steps: int, seed: int) -> float:
     return time.perf_counter() - start
 
 
+def random_success(env_id: str, episodes: int, seed: int = 1) -> float:
+    """Return the share of ``episodes`` of uniformly random play (all 7 actions) that end in success."""
+    env, rng = make(env_id), np.random.default_rng(seed)
+    env.reset(seed=seed)
+    done = successes = 0
+    while done < episodes:
+        _, _, _, _, infos = env.step({a: int(rng.integers(7)) for a in env.agents})
+        if not env.agents:
+            done += 1
+            successes += infos[env.possible_agents[0]]["success"]
+            env.reset()
+    return successes / episodes
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20_000, help="env steps per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per env; the best is reported")
     parser.add_argument("--agents", default="2,4", help="comma-separated agent counts")
+    parser.add_argument(
+        "--random-success", action="store_true", help="print each multigrid id's random-play success rate instead"
+    )
     args = parser.parse_args(argv)
+    if args.random_success:
+        print("| env | random play succeeds (1,000 episodes, 2 agents) |\n|---|---|")
+        for env_id in sorted(i for i in qmixbench_envs.ENV_SPECS if i.startswith("multigrid/")):
+            print(f"| {env_id} | {random_success(env_id, 1000):.1%} |", flush=True)
+        return
     counts = [int(n) for n in args.agents.split(",")]
 
     def best(fn, *fn_args) -> float:
