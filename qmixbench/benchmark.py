@@ -423,6 +423,14 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
     return todo, done
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells, else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def execute(
     specs: Sequence[RunSpec],
     out: Path | str,
@@ -440,7 +448,7 @@ def execute(
         out: the results directory.
         executor: ``process`` (a local pool of ``workers`` processes, one run per process), ``serial``
             (in this process, one after another, with progress bars) or ``ray``.
-        workers: parallel runs; default one per core (capped at the number of runs).
+        workers: parallel runs; default one per available core (capped at the number of runs).
         address: Ray cluster address (``auto``, ``ray://host:10001``); None starts a local instance.
         resume: skip done runs and continue the others from their last checkpoint.
         train_fn: ``"module:function"`` with train()'s signature (tests inject a fake).
@@ -458,7 +466,7 @@ def execute(
         )
     if done:
         log.info("resume: %d of %d runs already done, skipped", len(done), len(specs))
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    n_workers = max(1, min(workers or available_cores(), len(todo) or 1))
 
     def report(result: dict[str, Any]) -> None:
         fields: dict[str, Any] = {k: result[k] for k in RunOutcome.__dataclass_fields__ if k in result}

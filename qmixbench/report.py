@@ -231,6 +231,8 @@ def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
     if isinstance(value, (float, np.floating)):
+        if float(value).is_integer() and abs(value) < 1e15:
+            return str(int(value))  # step counts and exact returns read better without an exponent
         return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
     return str(value)
 

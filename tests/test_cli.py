@@ -193,3 +193,8 @@ def test_main_job_command_line_with_the_real_train(tmp_path, capsys):
     assert main([*argv, "--set", "eval_interval=128", "--set", "eval_episodes=2", "--set", "batch_size=4"]) == 0
     summary = pd.read_csv(out / "summary.csv")
     assert summary["env"].unique().tolist() == ["multigrid/empty-5x5-v0"] and len(summary) == 2
+
+
+def test_resume_needs_an_out_dir(capsys):
+    assert main(["run", "--env", "matrix", "--resume", *FAKE]) == 2
+    assert "--resume needs --out DIR" in one_line_error(capsys)

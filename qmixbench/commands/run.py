@@ -93,6 +93,8 @@ def main(args: argparse.Namespace) -> int:
         )
         seeds = _seeds(args.seeds) if args.seeds else (list(suite.seeds) if suite else _seeds(DEFAULT_SEEDS))
         specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite)
+        if args.resume and not (args.out or suite):
+            raise UsageError("--resume needs --out DIR (or --suite, whose default --out is results/<suite name>)")
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
         benchmark.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
         print(
