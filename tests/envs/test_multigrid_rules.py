@@ -227,9 +227,16 @@ def test_agent_counts(env_id: str, n_agents: int) -> None:
         assert all(env.observation_space(a).contains(o) for a, o in obs.items())
 
 
-def test_too_many_agents_is_an_error() -> None:
+def test_bad_arguments_and_actions_are_errors() -> None:
     with pytest.raises(ValueError, match="n_agents"):
         make("multigrid/empty-8x8-v0", n_agents=5)
+    env = make("multigrid/empty-8x8-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="0..6"):
+        env.step({"agent_0": 7, "agent_1": 0})
+    with pytest.raises(ValueError, match="agent_1"):
+        env.step({"agent_0": 0})
+    assert env.step_count == 0
 
 
 def test_rgb_array_render_draws_the_grid_and_coloured_agents() -> None:

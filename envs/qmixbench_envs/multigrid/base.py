@@ -143,6 +143,8 @@ class MultiGridEnv(ParallelEnv):
             acts = [int(actions[a]) for a in self.agents]
         except KeyError as err:
             raise ValueError(f"step() needs an action for every live agent; missing {err.args[0]!r}") from None
+        if min(acts) < 0 or max(acts) > DONE:
+            raise ValueError(f"actions must be in 0..{DONE} (minigrid's Actions), got {acts}")
         self.step_count += 1
         acts = self._joint_actions(acts)
         for i in self._draw_order():
@@ -279,8 +281,6 @@ class MultiGridEnv(ParallelEnv):
             self._drop(i)
         elif action == TOGGLE:
             self._toggle(i)
-        elif action != DONE:
-            raise ValueError(f"unknown action {action}; valid: 0..6 (minigrid's Actions)")
 
     def _forward(self, i: int) -> None:
         fx, fy = pos = self._front(i)
