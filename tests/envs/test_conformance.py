@@ -92,9 +92,11 @@ def _check_step(env, own: bool, obs, rewards, terminations, truncations, infos) 
     for agent in obs:
         assert not (terminations[agent] and truncations[agent]), "terminated and truncated on one step"
         last = terminations[agent] or truncations[agent]
-        assert ("success" in infos[agent]) == last, "infos['success'] belongs on the last step only"
-        if last:
+        if "success" in infos[agent]:
+            assert last, "infos['success'] belongs on the last step only"
             assert isinstance(infos[agent]["success"], bool)
+        else:  # external envs without a notion of success report none (the runner records NaN)
+            assert not (own and last), "qmixbench's own envs report infos['success'] on the last step"
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
