@@ -14,8 +14,8 @@ Decisions every task inherits:
   from all N! orders on every step from the env's seeded generator. An agent cannot enter, drop
   onto, or close a door on a cell that holds another agent at the moment it acts; so when two agents
   move into one cell, the one earlier in the order gets it and the other stays put, and when two
-  agents pick up the same object, the earlier one gets it. Agents swap places never (each is blocked
-  by the other). ``_joint_actions`` runs before this pass (the heavy box's two-agent push).
+  agents pick up the same object, the earlier one gets it. Two agents never swap places (each is
+  blocked by the other). ``_joint_actions`` runs before this pass (the heavy box's two-agent push).
 * **Observations**: each agent's 7x7x3 uint8 egocentric view, identical to minigrid's
   ``gen_obs()["image"]`` for the same grid; teammates appear as ``(10 "agent", colour, direction)``
   (``AGENT_COLORS[i]``: red, blue, purple, yellow). Agents do not block sight.
