@@ -1,8 +1,12 @@
 """qmixbench's environments: a multi-agent MiniGrid port and matrix games, as PettingZoo ParallelEnvs.
 
+Also registers thin factories for external cooperative envs (MPE, SISL, LBF, RWARE; see
+``qmixbench_envs.external``), whose packages are optional extras imported only when made.
+
 Imports numpy, gymnasium, pettingzoo and minigrid only: never torch, never ``qmixbench``.
 
-Conventions every env here follows (the learner's adapter relies on them):
+Conventions qmixbench's own envs (``multigrid/*``, ``matrix/*``) follow; the learner's adapter
+relies on the first two for every env, and external envs may lack a notion of success:
 
 * ``metadata["team_reward"] == "shared"``: every agent's reward entry is the team reward itself, so
   the team's reward is that value, not the sum over agents.
