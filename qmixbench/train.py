@@ -207,7 +207,7 @@ class _Run:
         return buf.getvalue()
 
     def restore(self, path: Path) -> None:
-        data = torch.load(path, map_location=self.device, weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
         if data.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a qmixbench checkpoint")
         self.learner.load_state_dict(data["learner"])

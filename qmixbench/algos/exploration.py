@@ -4,7 +4,8 @@ Implementation details:
     * Unavailable actions get Q = -inf before the greedy argmax, and weight 0 in the random draw, so
       neither branch ever picks one.
     * A random action is the argmax of uniform noise over the available actions: one op for all
-      envs and agents, drawn from the caller's ``torch.Generator`` (no global RNG).
+      envs and agents, drawn from the caller's CPU ``torch.Generator`` (no global RNG), so the draws
+      do not depend on the learner's device.
     * ε anneals linearly in env steps from ``start`` to ``finish`` over ``anneal_steps``, then stays.
 """
 
@@ -44,7 +45,8 @@ def select_actions(q: torch.Tensor, avail: torch.Tensor, epsilon: float, generat
     greedy = masked_greedy(q, avail)
     if epsilon <= 0.0:
         return greedy
-    noise = torch.rand(q.shape, generator=generator, device=q.device)  # (M, A)
+    # Drawn on the generator's device (the CPU) and moved: the same draws whatever device the net is on.
+    noise = torch.rand(q.shape, generator=generator).to(q.device)  # (M, A)
     random = noise.masked_fill(~avail, -1.0).argmax(-1)
-    explore = torch.rand(q.shape[0], generator=generator, device=q.device) < epsilon  # (M,)
+    explore = torch.rand(q.shape[0], generator=generator).to(q.device) < epsilon  # (M,)
     return torch.where(explore, random, greedy)

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from qmixbench.algos.exploration import masked_greedy
-from qmixbench.algos.networks import AgentNetwork, build_inputs
+from qmixbench.algos.networks import AgentNetwork, build_inputs, unroll_pair
 from qmixbench.buffer import EpisodeBatch
 
 
@@ -146,10 +146,9 @@ class QLearner:
         """Online Q (with grad) and target Q (no grad), both (B, T+1, N, A)."""
         x = self._inputs(batch)
         b, t1, n = batch.obs.shape[:3]
-        q = self.agent.unroll(x).view(t1, b, n, -1).transpose(0, 1)  # (B, T+1, N, A)
-        with torch.no_grad():
-            q_target = self.target_agent.unroll(x).view(t1, b, n, -1).transpose(0, 1)  # (B, T+1, N, A)
-        return q, q_target
+        q, q_target = unroll_pair(self.agent, self.target_agent, x)  # (T+1, B*N, A) each
+        assert q_target is not None
+        return q.view(t1, b, n, -1).transpose(0, 1), q_target.view(t1, b, n, -1).transpose(0, 1)
 
     def td_targets(
         self, batch: EpisodeBatch, q: torch.Tensor, q_target: torch.Tensor

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from qmixbench.algos.exploration import EpsilonSchedule, select_actions
-from qmixbench.algos.networks import AgentNetwork, build_inputs
+from qmixbench.algos.networks import AgentNetwork, build_inputs, unroll_pair
 
 torch.set_num_threads(1)
 
@@ -25,6 +25,23 @@ def test_unroll_matches_step_values_and_gradients(kind):
     g_seq = torch.autograd.grad((q_seq * w).sum(), list(net.parameters()))
     g_step = torch.autograd.grad((q_step * w).sum(), list(net.parameters()))
     for a, b in zip(g_seq, g_step):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("kind", ["gru", "mlp"])
+def test_online_and_target_in_one_pass_equal_separate_passes(kind):
+    torch.manual_seed(1)
+    online = AgentNetwork(6, 4, hidden_dim=8, kind=kind).double()
+    target = AgentNetwork(6, 4, hidden_dim=8, kind=kind).double().requires_grad_(False)
+    x = torch.randn(5, 3, 6, dtype=torch.double)
+    q, q_target = unroll_pair(online, target, x)
+    torch.testing.assert_close(q, online.unroll(x))
+    torch.testing.assert_close(q_target, target.unroll(x))
+    assert not q_target.requires_grad
+    w = torch.randn_like(q)
+    g_pair = torch.autograd.grad((q * w).sum(), list(online.parameters()))
+    g_alone = torch.autograd.grad((online.unroll(x) * w).sum(), list(online.parameters()))
+    for a, b in zip(g_pair, g_alone):
         torch.testing.assert_close(a, b)
 
 
