@@ -132,7 +132,7 @@ def _simple_env_state(raw: Any) -> Any:
     """mpe2's ``SimpleEnv.state`` (the concatenated observations), looked up on ``raw``'s own classes."""
     for cls in type(raw).__mro__:
         if cls.__name__ == "SimpleEnv":
-            return cls.state
+            return cls.__dict__.get("state")
     return None
 
 
