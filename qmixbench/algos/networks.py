@@ -40,17 +40,36 @@ class GRUSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx,
+        gi: torch.Tensor,
+        w_hh: torch.Tensor,
+        b_hh: torch.Tensor,
+        gi_target: torch.Tensor | None = None,
+        w_hh_target: torch.Tensor | None = None,
+        b_hh_target: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Run the recurrence.
 
         Args:
-            gi: (T, P, M, 3H) input projections; M = sequences (B * N), P = stacked networks.
-            w_hh: (P, 3H, H) recurrent weights.
-            b_hh: (P, 3H) recurrent biases.
+            gi: (T, M, 3H) input projections; M = sequences (B * N).
+            w_hh: (3H, H) recurrent weights.
+            b_hh: (3H,) recurrent biases.
+            gi_target: Optional second network's (T, M, 3H) projections (no gradient).
+            w_hh_target: Its recurrent weights.
+            b_hh_target: Its recurrent biases.
 
         Returns:
-            (T, P, M, H) hidden state after each step.
+            (T, P, M, H) hidden state after each step, P = 2 with a target network, else 1.
         """
+        if gi_target is not None and w_hh_target is not None and b_hh_target is not None:
+            gi, w_hh, b_hh = (
+                torch.stack([gi, gi_target], 1),
+                torch.stack([w_hh, w_hh_target]),
+                torch.stack([b_hh, b_hh_target]),
+            )
+        else:
+            gi, w_hh, b_hh = gi.unsqueeze(1), w_hh.unsqueeze(0), b_hh.unsqueeze(0)
         t_len, p, m, h3 = gi.shape
         h1, h2 = h3 // 3, 2 * (h3 // 3)
         gi_rz = gi[..., :h2] + b_hh[:, None, :h2]  # (T, P, M, 2H): the r and z biases folded in once
@@ -68,11 +87,10 @@ class GRUSequence(torch.autograd.Function):
             torch.addcmul(gi_n2[t], rz[..., :h1], ghn[t], value=2.0, out=n[t]).sigmoid_().mul_(2.0).sub_(1.0)
             h = torch.lerp(n[t], h, rz[..., h1:], out=hs[t])  # n + z * (h - n)
         ctx.save_for_backward(hs[:, 0], gi_rz[:, 0], n[:, 0], ghn[:, 0], w_hh[0])
-        ctx.p = p
         return hs
 
     @staticmethod
-    def backward(ctx, d_hs_all: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def backward(ctx, d_hs_all: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None, None, None]:  # type: ignore[override]
         hs, rz, n, ghn, w_hh = ctx.saved_tensors  # network 0's: (T, M, ·)
         t_len, m, h1 = hs.shape
         r, z = rz[..., :h1], rz[..., h1:]
@@ -95,15 +113,7 @@ class GRUSequence(torch.autograd.Function):
         d_gi = torch.cat([d_gh[..., : 2 * h1], dh_all * k_n], dim=-1)  # (T, M, 3H)
         d_gh_flat = d_gh.view(-1, 3 * h1)  # (T*M, 3H)
         d_w_hh = d_gh_flat.t() @ h_prev.view(-1, h1)  # (3H, H)
-        d_b_hh = d_gh_flat.sum(0)
-        if ctx.p == 1:
-            return d_gi.unsqueeze(1), d_w_hh.unsqueeze(0), d_b_hh.unsqueeze(0)
-        zeros = d_gi.new_zeros(t_len, ctx.p - 1, m, 3 * h1)
-        return (
-            torch.cat([d_gi.unsqueeze(1), zeros], dim=1),
-            torch.cat([d_w_hh.unsqueeze(0), d_w_hh.new_zeros(ctx.p - 1, *d_w_hh.shape)]),
-            torch.cat([d_b_hh.unsqueeze(0), d_b_hh.new_zeros(ctx.p - 1, *d_b_hh.shape)]),
-        )
+        return d_gi, d_w_hh, d_gh_flat.sum(0), None, None, None
 
 
 class AgentNetwork(nn.Module):
@@ -160,16 +170,16 @@ def unroll_pair(
     h_online = F.relu(online.fc1(x))  # (T, M, H)
     h_target = None
     if isinstance(online.rnn, nn.GRUCell):
-        cells = [online.rnn]
-        gi = [F.linear(h_online, online.rnn.weight_ih, online.rnn.bias_ih)]  # (T, M, 3H)
+        cell = online.rnn
+        gi = F.linear(h_online, cell.weight_ih, cell.bias_ih)  # (T, M, 3H)
+        target_args: tuple[torch.Tensor | None, ...] = (None, None, None)
         if target is not None:
             with torch.no_grad():
                 assert isinstance(target.rnn, nn.GRUCell)
-                cells.append(target.rnn)
-                gi.append(F.linear(F.relu(target.fc1(x)), target.rnn.weight_ih, target.rnn.bias_ih))
-        w_hh = torch.stack([cells[0].weight_hh] + [c.weight_hh.detach() for c in cells[1:]])  # (P, 3H, H)
-        b_hh = torch.stack([cells[0].bias_hh] + [c.bias_hh.detach() for c in cells[1:]])  # (P, 3H)
-        hs = GRUSequence.apply(torch.stack(gi, 1), w_hh, b_hh)  # (T, P, M, H)
+                t_cell = target.rnn
+                gi_target = F.linear(F.relu(target.fc1(x)), t_cell.weight_ih, t_cell.bias_ih)
+                target_args = (gi_target, t_cell.weight_hh.detach(), t_cell.bias_hh.detach())
+        hs = GRUSequence.apply(gi, cell.weight_hh, cell.bias_hh, *target_args)  # (T, P, M, H)
         h_online = hs[:, 0]
         h_target = hs[:, 1] if target is not None else None
     else:
