@@ -323,6 +323,7 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
         dynamic_ncols=True,
     )
     run.rollout.reset_all(_segment_seeds(spec.seed, run.segment, cfg.n_envs))
+    _warn_on_state_scale(run)
     while run.env_steps < cfg.total_env_steps:
         finished = run.rollout.step(run.epsilon.value(run.env_steps), run.explore_gen)
         run.env_steps += cfg.n_envs
@@ -354,6 +355,21 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
     }
     log.debug("time split (this process): %s", ", ".join(f"{k} {v:.1f}s" for k, v in split.items()))
     return {**summary_from_rows(recorder.rows, recorder.dir), "time_split": split}
+
+
+def _warn_on_state_scale(run: _Run) -> None:
+    """QMIX's hypernetworks turn the state's scale into the mixing weights' scale: flag large states."""
+    if run.cfg.mixer.kind != "qmix":
+        return
+    peak = float(np.abs(run.rollout.tracks[0].state[0]).max())
+    if peak > 10.0:
+        log.warning(
+            "%s: global state features reach %.0f; QMIX's hypernetworks are sensitive to input scale "
+            "(unscaled integer states stopped QMIX from learning on MiniGrid-like tasks), consider a "
+            "state scaled to about [-1, 1]",
+            run.spec.env,
+            peak,
+        )
 
 
 def _log_eval(run: _Run, recorder: RunRecorder, bar: tqdm, start: float, progress: bool) -> None:

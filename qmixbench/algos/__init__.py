@@ -46,6 +46,12 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "checkpoint_interval": 500,
         "target_update_interval": 100,
     },
+    # Sparse reward at the goal, 25-step episodes: TD(λ) (PyMARL2's λ = 0.6) carries it back faster.
+    # Measured (100k steps, 5 seeds, GRU): QMIX reached success 1.0 and kept it in 4 of 5 seeds with
+    # λ = 0.6, against 3 of 5 with one-step targets (one of which learned, then collapsed).
+    "multigrid/empty-5x5-v0": {
+        "td_lambda": 0.6,
+    },
     "matrix/climbing-v0": {
         "total_env_steps": 20_000,
         "epsilon_anneal_steps": 5_000,
