@@ -80,7 +80,7 @@ class TrainConfig:
     td_lambda: float = 0.0
     """TD(lambda) targets; 0 = one-step TD."""
     standardise_rewards: bool = False
-    """Standardise rewards by a running mean/std before the TD target."""
+    """Divide rewards by their running standard deviation before the TD target (no mean shift)."""
     # Exploration
     epsilon_start: float = 1.0
     """Initial epsilon of epsilon-greedy exploration."""
