@@ -32,11 +32,11 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     # The QMIX paper's two-step experiment explores uniformly throughout (ε = 1): with uniform data
     # VDN's least-squares fit values state 2B below 2A and settles for 7, while QMIX recovers the 8.
     "matrix/two-step-v0": {
-        "total_env_steps": 2_000,
+        "total_env_steps": 4_000,
         "epsilon_start": 1.0,
         "epsilon_finish": 1.0,
-        "eval_interval": 500,
-        "checkpoint_interval": 500,
+        "eval_interval": 1_000,
+        "checkpoint_interval": 1_000,
         "target_update_interval": 100,
     },
     "matrix/wqmix-one-step-v0": {
