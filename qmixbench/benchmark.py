@@ -362,7 +362,12 @@ def _run_ray(
         }
         if address is None and workers:
             init["num_cpus"] = workers
-        ray.init(**init)
+        try:
+            ray.init(**init)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise BenchmarkError(
+                f"cannot start or reach Ray (address {address or 'local'}): {exc}".splitlines()[0]
+            ) from exc
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(run_job)
         refs = {task.remote(spec, out, train_fn, resume, False): spec for spec in jobs}
