@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(sub_action.choices[command])
     args = parser.parse_args(argv)
     assert module is not None  # argparse has exited unless a valid command was given
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(module.main(args) or 0)
     except UsageError as exc:

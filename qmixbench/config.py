@@ -200,8 +200,18 @@ def parse_set_args(items: list[str]) -> dict[str, str]:
 def validate(config: Any) -> None:
     """Range checks that a type alone cannot express."""
     if isinstance(config, TrainConfig):
-        positive = ("total_env_steps", "n_envs", "eval_interval", "eval_episodes", "checkpoint_interval",
-                    "hidden_dim", "batch_size", "buffer_size", "target_update_interval", "torch_threads")
+        positive = (
+            "total_env_steps",
+            "n_envs",
+            "eval_interval",
+            "eval_episodes",
+            "checkpoint_interval",
+            "hidden_dim",
+            "batch_size",
+            "buffer_size",
+            "target_update_interval",
+            "torch_threads",
+        )
         for name in positive:
             if getattr(config, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(config, name)}")

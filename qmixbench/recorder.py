@@ -142,7 +142,9 @@ class RunRecorder:
         """Drop rows past ``max_env_steps`` (rows logged after the checkpoint a resumed run restarts from)."""
         self.rows = [r for r in self.rows if int(float(r["env_steps"])) <= max_env_steps]
 
-    def set_status(self, status: str, env_steps: int = 0, error: str | None = None, traceback: str | None = None) -> None:
+    def set_status(
+        self, status: str, env_steps: int = 0, error: str | None = None, traceback: str | None = None
+    ) -> None:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         atomic_write_json(

@@ -10,7 +10,10 @@ from qmixbench.recorder import METRIC_COLUMNS, RunRecorder, read_status, run_dir
 
 
 def test_run_dir_layout_and_slugs(tmp_path):
-    assert run_dir(tmp_path, "multigrid/empty-8x8-v0", "qmix", 3) == tmp_path / "multigrid__empty-8x8-v0" / "qmix" / "seed_3"
+    assert (
+        run_dir(tmp_path, "multigrid/empty-8x8-v0", "qmix", 3)
+        == tmp_path / "multigrid__empty-8x8-v0" / "qmix" / "seed_3"
+    )
     assert "/" not in slug("mpe2.simple_spread_v3:parallel_env?N=3&local_ratio=0")
 
 
