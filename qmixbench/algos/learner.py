@@ -193,7 +193,7 @@ class QLearner:
         has_next = filled[:, 1:]  # (B, T-1): step t+1 is real
         if reward.dim() == 3:
             has_next = has_next.unsqueeze(-1)
-        out = torch.empty_like(reward)
+        out = torch.empty_like(v_next)  # (B, T) with a mixer, (B, T, N) for IQL (reward (B, T, 1) broadcasts)
         g = reward[:, -1] + self.gamma * not_done[:, -1] * v_next[:, -1]
         out[:, -1] = g
         for t in range(t_len - 2, -1, -1):

@@ -98,6 +98,19 @@ def test_td_lambda_targets_by_hand():
     assert targets[0, 1] == g1
 
 
+def test_td_lambda_targets_by_hand_iql_per_agent():
+    q, q_target = _q_tables()
+    lam = 0.5
+    targets, mask = _learner(None, td_lambda=lam).td_targets(_batch(), q, q_target)
+    assert targets.shape == (2, 2, 2), "one λ-return per agent, each from the team reward"
+    # Episode 0, agent i: G_1 = 2 (terminal); G_0 = 1 + γ[(1-λ) V_1^i + λ G_1], V_1 = (10, 40).
+    g0 = [1.0 + GAMMA * ((1 - lam) * v + lam * 2.0) for v in (10.0, 40.0)]
+    torch.testing.assert_close(targets[0, 0], torch.tensor(g0))
+    torch.testing.assert_close(targets[0, 1], torch.tensor([2.0, 2.0]))
+    # Episode 1 (one step, truncated): G_0 = 3 + γ V_1^i, V_1 = (7, 9).
+    torch.testing.assert_close(targets[1, 0], torch.tensor([3.0 + GAMMA * 7.0, 3.0 + GAMMA * 9.0]))
+
+
 def test_loss_ignores_padding_and_dead_agents():
     torch.manual_seed(0)
     learner = _learner(VDNMixer())
