@@ -59,12 +59,21 @@ def run_dir(out: Path | str, env: str, algo: str, seed: int) -> Path:
     return Path(out) / slug(env) / algo / f"seed_{seed}"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file owner-only (0600); results are shared (Ray clusters, teams), so give
+        # it the mode a plain open() would: 0666 less the umask.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -64,3 +64,12 @@ def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
         recorder.atomic_write_json(target, {"a": 2})
     assert target.read_text().strip().replace(" ", "").replace("\n", "") == '{"a":1}'
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"], "no temporary file is left behind"
+
+
+def test_written_files_get_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        recorder.atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
