@@ -76,26 +76,39 @@ class RunOutcome:
 
 
 def expand_envs(names: Iterable[str]) -> list[str]:
-    """Registered ids for ids, family names (``multigrid`` = its default task) and globs (``multigrid/*``).
+    """Env strings for ids, family names (``multigrid`` = its default task), globs (``multigrid/*``) and
+    entry points (``module:factory`` or ``path/file.py:factory``), each optionally with ``?key=value``.
+
+    Registered names are resolved to their ids (``multigrid?n_agents=3`` ->
+    ``multigrid/empty-5x5-v0?n_agents=3``); an entry point's factory is imported now, so a typo fails
+    before any run starts. Globs match registered ids only and take no arguments.
 
     Raises:
         qmixbench_envs.UnknownEnvError: a name that matches nothing; the message lists what is valid.
+        qmixbench.entry_points.EnvSpecError: a bad entry point or argument string.
     """
+    from qmixbench.entry_points import load_factory, parse_env_string
     from qmixbench_envs import ENV_SPECS, UnknownEnvError, resolve_id
 
-    ids: list[str] = []
-    for name in names:
-        name = name.strip()
-        if any(ch in name for ch in "*?["):
+    out: list[str] = []
+    for text in names:
+        name, _ = parse_env_string(text.strip())
+        query = text.strip()[len(name) :]  # "" or "?key=value..."
+        if ":" in name:  # an entry point: a factory, not a registry name
+            load_factory(name)
+            matched = [name + query]
+        elif any(ch in name for ch in "*["):
+            if query:
+                raise UnknownEnvError(f"env pattern {name!r} cannot take arguments ({query!r}); name one id")
             matched = sorted(i for i in ENV_SPECS if fnmatch.fnmatchcase(i, name))
             if not matched:
                 raise UnknownEnvError(
                     f"env pattern {name!r} matches no registered id; registered: {', '.join(sorted(ENV_SPECS))}"
                 )
         else:
-            matched = [resolve_id(name)]
-        ids += [i for i in matched if i not in ids]
-    return ids
+            matched = [resolve_id(name) + query]
+        out += [i for i in matched if i not in out]
+    return out
 
 
 def algorithm_names() -> list[str]:

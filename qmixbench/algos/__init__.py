@@ -71,13 +71,15 @@ algorithm, and recorded in each run's ``config.json`` (``env_defaults``)."""
 
 
 def _registered_id(env: str) -> str:
-    """The registered id for a family alias (``matrix`` -> ``matrix/two-step-v0``); else ``env`` itself."""
+    """The registered id behind an env string (``matrix`` -> ``matrix/two-step-v0``, arguments after
+    ``?`` dropped); the name itself for an entry point or an unregistered id."""
+    name = env.partition("?")[0].strip()
     try:
         from qmixbench_envs import resolve_id
 
-        return resolve_id(env)
+        return resolve_id(name)
     except (ImportError, KeyError):
-        return env  # an entry point or an unregistered id: no recommended defaults
+        return name  # an entry point or an unregistered id: no recommended defaults
 
 
 def env_defaults(env: str | None) -> dict[str, Any]:

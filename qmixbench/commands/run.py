@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--env",
         metavar="ID[,ID...]",
-        help="env ids, family names (multigrid = its default task) or globs (multigrid/*)",
+        help="env ids, family names (multigrid = its default task), globs (multigrid/*) or entry points "
+        "(module:factory, path/file.py:factory), each with optional ?key=value&key=value arguments",
     )
     what.add_argument("--suite", metavar="FILE", type=Path, help="a suite TOML file (see benchmarks/README.md)")
     parser.add_argument(
@@ -62,7 +63,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+    """Split on commas outside brackets and quotes, so ``env?sizes=[3,4]`` stays one item."""
+    items, depth, quote, current = [], 0, "", ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        current += ch
+    items.append(current)
+    return [t.strip() for t in items if t.strip()]
 
 
 def _seeds(text: str) -> list[int]:
@@ -78,6 +96,7 @@ def _seeds(text: str) -> list[int]:
 def main(args: argparse.Namespace) -> int:
     from qmixbench import benchmark, report, results
     from qmixbench.config import ConfigError, parse_set_args
+    from qmixbench.entry_points import EnvSpecError
     from qmixbench.recorder import atomic_write_text
     from qmixbench.suite import SuiteError, load_suite
     from qmixbench_envs import UnknownEnvError
@@ -109,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
             resume=args.resume,
             train_fn=args.train_fn,
         )
-    except (SuiteError, ConfigError, UnknownEnvError, benchmark.BenchmarkError) as exc:
+    except (SuiteError, ConfigError, UnknownEnvError, EnvSpecError, benchmark.BenchmarkError) as exc:
         raise UsageError(str(exc)) from exc
 
     ours = {o.run_dir for o in outcomes}
