@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qmixbench.config import RunSpec, TrainConfig, to_dict
+from qmixbench.config import RunSpec, TrainConfig, spec_record, to_dict
 from qmixbench.recorder import atomic_write_json, read_json, read_status, run_dir
 
 log = logging.getLogger(__name__)
@@ -195,19 +195,6 @@ def load_function(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
-def _job_record(spec: RunSpec) -> dict[str, Any]:
-    return {
-        "run": {
-            "env": spec.env,
-            "env_kwargs": spec.env_kwargs,
-            "algo": spec.algo,
-            "seed": spec.seed,
-            "team_reward": spec.team_reward,
-        },
-        "config": to_dict(spec.config),
-    }
-
-
 def _mark_failed(directory: Path, error: str, tb: str) -> None:
     """Record a failure unless ``train()`` already did, keeping its start time and step count."""
     old = read_status(directory) or {}
@@ -236,7 +223,7 @@ def run_job(
     resume = resume and (directory / "checkpoint.pt").exists()  # nothing to continue from: start afresh
     atomic_write_json(
         directory / JOB_FILE,
-        {**_job_record(spec), "pid": os.getpid(), "host": socket.gethostname(), "submitted_at": time.time()},
+        {**spec_record(spec), "pid": os.getpid(), "host": socket.gethostname(), "submitted_at": time.time()},
     )
     start = time.perf_counter()
     outcome = {"env": spec.env, "algo": spec.algo, "seed": spec.seed, "run_dir": str(directory)}

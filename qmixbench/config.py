@@ -104,14 +104,15 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a (nested) config dataclass from :func:`to_dict` output; unknown keys are an error."""
-    return apply_overrides(cls(), _flatten(data))
+    return apply_overrides(cls(), flatten(data))
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts to dotted keys: ``{"mixer": {"kind": "vdn"}}`` -> ``{"mixer.kind": "vdn"}``."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -176,7 +177,7 @@ def apply_overrides(config: Any, overrides: dict[str, Any], _prefix: str = "") -
         elif dataclasses.is_dataclass(hints[head]):
             if not isinstance(value, dict):
                 raise ConfigError(f"{key} is a section; set its keys as {key}.NAME")
-            nested.setdefault(head, {}).update(_flatten(value))
+            nested.setdefault(head, {}).update(flatten(value))
         else:
             direct[head] = _coerce(_prefix + key, value, hints[head])
     for head, sub in nested.items():
@@ -243,3 +244,17 @@ class RunSpec:
     """Keyword arguments for the env factory."""
     team_reward: str = "auto"
     """``auto`` (the env's declaration, else sum), ``shared`` or ``sum``; see ``qmixbench.adapter``."""
+
+
+def spec_record(spec: RunSpec) -> dict[str, Any]:
+    """The JSON-ready ``{"run": ..., "config": ...}`` part of a run's ``job.json`` and ``config.json``."""
+    return {
+        "run": {
+            "env": spec.env,
+            "env_kwargs": spec.env_kwargs,
+            "algo": spec.algo,
+            "seed": spec.seed,
+            "team_reward": spec.team_reward,
+        },
+        "config": to_dict(spec.config),
+    }

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from qmixbench.config import TrainConfig, valid_keys
+from qmixbench.config import TrainConfig, flatten, valid_keys
 from qmixbench.recorder import METRIC_COLUMNS, read_json, read_status
 
 log = logging.getLogger(__name__)
@@ -80,16 +80,6 @@ def find_run_dirs(paths: Iterable[Path | str]) -> list[Path]:
     return sorted(found)
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = value
-    return flat
-
-
 def _identity(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(run identity {env, algo, seed}, flat TrainConfig dict) from config.json, else job.json, else the path."""
     for name in ("config.json", JOB_FILE):
@@ -98,7 +88,7 @@ def _identity(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             try:
                 data = read_json(path)
                 info = data["run"]
-                return {"env": str(info["env"]), "algo": str(info["algo"]), "seed": int(info["seed"])}, _flatten(
+                return {"env": str(info["env"]), "algo": str(info["algo"]), "seed": int(info["seed"])}, flatten(
                     data.get("config", {})
                 )
             except (ValueError, KeyError, TypeError) as exc:

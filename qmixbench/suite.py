@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qmixbench.config import ConfigError, TrainConfig, apply_overrides
+from qmixbench.config import ConfigError, TrainConfig, apply_overrides, flatten
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,16 +100,6 @@ class Suite:
         return merged
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = value
-    return flat
-
-
 def _check_keys(path: Path, where: str, table: Any, valid: tuple[str, ...] | list[str]) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise SuiteError(f"{path}: {where} must be a table, got {table!r}")
@@ -129,7 +119,7 @@ def _section_overrides(path: Path, where: str, data: dict[str, Any]) -> dict[str
     overrides = data.get("overrides", {})
     if not isinstance(overrides, dict):
         raise SuiteError(f"{path}: {prefix}overrides must be a table")
-    flat.update(_flatten(overrides))
+    flat.update(flatten(overrides))
     for section, keymap in (("budget", BUDGET_KEYS), ("eval", EVAL_KEYS)):
         if section in data:
             table = _check_keys(path, prefix + section, data[section], list(keymap))

@@ -39,7 +39,7 @@ from qmixbench.algos.learner import QLearner
 from qmixbench.algos.mixers import build_mixer
 from qmixbench.algos.networks import AgentNetwork, input_dim
 from qmixbench.buffer import EpisodeReplayBuffer
-from qmixbench.config import ConfigError, RunSpec, TrainConfig, to_dict
+from qmixbench.config import ConfigError, RunSpec, TrainConfig, spec_record, to_dict
 from qmixbench.evaluate import eval_seeds, run_greedy, save_agent
 from qmixbench.recorder import RunRecorder, atomic_write_bytes, read_json, read_status, run_dir
 from qmixbench.rollout import Episode, Rollout
@@ -223,14 +223,7 @@ class _Run:
 
 def _config_record(spec: RunSpec, run: _Run) -> dict[str, Any]:
     return {
-        "run": {
-            "env": spec.env,
-            "env_kwargs": spec.env_kwargs,
-            "algo": spec.algo,
-            "seed": spec.seed,
-            "team_reward": spec.team_reward,
-        },
-        "config": to_dict(spec.config),
+        **spec_record(spec),
         "env_defaults": env_defaults(spec.env),
         "env_info": dataclasses.asdict(run.info),
         "provenance": provenance.collect(str(run.device)),
