@@ -138,32 +138,49 @@ class QLearner:
         last = None
         if self.obs_last_action:
             last = torch.cat([torch.full_like(batch.actions[:, :1], -1), batch.actions], dim=1)  # (B, T+1, N)
-        x = build_inputs(batch.obs, last, self.n_actions, self.obs_agent_id)  # (B, T+1, N, I)
-        b, t1, n, i = x.shape
-        return x.transpose(0, 1).reshape(t1, b * n, i)
+            last = last.transpose(0, 1)  # (T+1, B, N)
+        # Built time-major directly (build_inputs' cat writes its output contiguous): one copy, not two.
+        x = build_inputs(batch.obs.transpose(0, 1), last, self.n_actions, self.obs_agent_id)  # (T+1, B, N, I)
+        t1, b, n, i = x.shape
+        return x.reshape(t1, b * n, i)
 
     def q_values(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Online Q (with grad) and target Q (no grad), both (B, T+1, N, A)."""
+        return self._q_pair(batch, target_from=0)
+
+    def _q_pair(self, batch: EpisodeBatch, target_from: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Online Q (B, T+1, N, A) and target Q of steps ``target_from``..T (B, T+1-target_from, N, A)."""
         x = self._inputs(batch)
         b, t1, n = batch.obs.shape[:3]
-        q, q_target = unroll_pair(self.agent, self.target_agent, x)  # (T+1, B*N, A) each
+        q, q_target = unroll_pair(self.agent, self.target_agent, x, target_from)  # (T+1 or T, B*N, A)
         assert q_target is not None
-        return q.view(t1, b, n, -1).transpose(0, 1), q_target.view(t1, b, n, -1).transpose(0, 1)
+        return q.view(t1, b, n, -1).transpose(0, 1), q_target.view(t1 - target_from, b, n, -1).transpose(0, 1)
 
     def td_targets(
         self, batch: EpisodeBatch, q: torch.Tensor, q_target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """TD targets and the mask of the terms that enter the loss (no grad).
 
+        Args:
+            batch: The batch.
+            q: (B, T+1, N, A) online Q.
+            q_target: (B, T+1, N, A) target Q.
+
         Returns:
             targets: (B, T) for a mixer, (B, T, N) for IQL.
             mask: same shape; 1 where a real step (and, for IQL, a live agent) contributes.
         """
+        return self._td_targets(batch, q, q_target[:, 1:])
+
+    def _td_targets(
+        self, batch: EpisodeBatch, q: torch.Tensor, q_target_next: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`td_targets` from the target Q of steps 1..T only, ``q_target_next`` (B, T, N, A)."""
         with torch.no_grad():
             avail_next = batch.avail[:, 1:]  # (B, T, N, A)
-            chooser = q[:, 1:].detach() if self.double_q else q_target[:, 1:]
+            chooser = q[:, 1:].detach() if self.double_q else q_target_next
             a_next = masked_greedy(chooser, avail_next)  # (B, T, N)
-            q_next = q_target[:, 1:].gather(-1, a_next.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+            q_next = q_target_next.gather(-1, a_next.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
             q_next = q_next * batch.alive[:, 1:]  # agents gone after t contribute nothing
             reward = batch.reward  # (B, T)
             if self.standardise_rewards:
@@ -204,8 +221,8 @@ class QLearner:
 
     def loss(self, batch: EpisodeBatch) -> torch.Tensor:
         """Masked TD loss of one batch (scalar, with grad)."""
-        q, q_target = self.q_values(batch)
-        targets, mask = self.td_targets(batch, q, q_target)
+        q, q_target_next = self._q_pair(batch, target_from=1)
+        targets, mask = self._td_targets(batch, q, q_target_next)
         q_taken = q[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
         if self.mixer is not None:
             q_taken = q_taken * batch.alive[:, :-1]

@@ -70,9 +70,9 @@ class QMixer(nn.Module):
         w1 = a.abs().view(-1, self.n_agents, self.embed_dim)  # (M, N, E)
         w2 = b.abs()  # (M, E)
         # Per-sample (1, N) @ (N, E) products as broadcast multiply-sums: M tiny bmm's cost far more.
-        hidden = F.elu(b1 + (q * w1).sum(1))  # (M, E)
+        hidden = F.elu((q * w1).sum(1).add_(b1))  # (M, E)
         v = self.v_out(F.relu(v))  # (M, 1)
-        q_tot = v.squeeze(-1) + (hidden * w2).sum(-1)  # (M,)
+        q_tot = (hidden * w2).sum(-1).add_(v.squeeze(-1))  # (M,)
         return q_tot.view(lead)
 
 

@@ -143,9 +143,12 @@ class AgentNetwork(nn.Module):
 
     def step(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step for M agents: x (M, I), h (M, H) -> Q (M, A), next h (M, H)."""
-        x = F.relu(self.fc1(x))
-        h = self.rnn(x, h) if self.kind == "gru" else F.relu(self.rnn(x))
-        return self.fc2(h), h
+        x = F.linear(x, self.fc1.weight, self.fc1.bias).relu_()
+        if self.kind == "gru":
+            h = self.rnn(x, h)
+        else:
+            h = F.linear(x, self.rnn.weight, self.rnn.bias).relu_()  # type: ignore[arg-type]
+        return F.linear(h, self.fc2.weight, self.fc2.bias), h
 
     def unroll(self, x: torch.Tensor) -> torch.Tensor:
         """Q-values of M sequences from a zero hidden state: x (T, M, I) -> Q (T, M, A)."""
@@ -153,7 +156,7 @@ class AgentNetwork(nn.Module):
 
 
 def unroll_pair(
-    online: AgentNetwork, target: AgentNetwork | None, x: torch.Tensor
+    online: AgentNetwork, target: AgentNetwork | None, x: torch.Tensor, target_from: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Q-values of the online network (with grad) and the target network (without) on the same inputs.
 
@@ -163,35 +166,55 @@ def unroll_pair(
         online: The online agent network.
         target: Its target copy, or None.
         x: (T, M, I) inputs.
+        target_from: First step whose target Q is returned (the learner bootstraps from steps 1..T
+            only); a feed-forward target network then runs on those steps alone.
 
     Returns:
-        Online Q (T, M, A) and target Q (T, M, A) or None.
+        Online Q (T, M, A) and target Q (T - target_from, M, A) or None.
     """
+    if not isinstance(online.rnn, nn.GRUCell):
+        return _unroll_pair_mlp(online, target, x, target_from)
     h_online = F.relu(online.fc1(x))  # (T, M, H)
     h_target = None
-    if isinstance(online.rnn, nn.GRUCell):
-        cell = online.rnn
-        gi = F.linear(h_online, cell.weight_ih, cell.bias_ih)  # (T, M, 3H)
-        target_args: tuple[torch.Tensor | None, ...] = (None, None, None)
-        if target is not None:
-            with torch.no_grad():
-                assert isinstance(target.rnn, nn.GRUCell)
-                t_cell = target.rnn
-                gi_target = F.linear(F.relu(target.fc1(x)), t_cell.weight_ih, t_cell.bias_ih)
-                target_args = (gi_target, t_cell.weight_hh.detach(), t_cell.bias_hh.detach())
-        hs = GRUSequence.apply(gi, cell.weight_hh, cell.bias_hh, *target_args)  # (T, P, M, H)
-        h_online = hs[:, 0]
-        h_target = hs[:, 1] if target is not None else None
-    else:
-        h_online = F.relu(online.rnn(h_online))
-        if target is not None:
-            with torch.no_grad():
-                h_target = F.relu(target.rnn(F.relu(target.fc1(x))))
+    cell = online.rnn
+    gi = F.linear(h_online, cell.weight_ih, cell.bias_ih)  # (T, M, 3H)
+    target_args: tuple[torch.Tensor | None, ...] = (None, None, None)
+    if target is not None:
+        with torch.no_grad():
+            assert isinstance(target.rnn, nn.GRUCell)
+            t_cell = target.rnn
+            gi_target = F.linear(F.relu(target.fc1(x)), t_cell.weight_ih, t_cell.bias_ih)
+            target_args = (gi_target, t_cell.weight_hh.detach(), t_cell.bias_hh.detach())
+    hs = GRUSequence.apply(gi, cell.weight_hh, cell.bias_hh, *target_args)  # (T, P, M, H)
+    h_online = hs[:, 0]
+    h_target = hs[target_from:, 1] if target is not None else None
     q = online.fc2(h_online)  # (T, M, A)
     if target is None or h_target is None:
         return q, None
     with torch.no_grad():
         return q, target.fc2(h_target)
+
+
+def _unroll_pair_mlp(
+    online: AgentNetwork, target: AgentNetwork | None, x: torch.Tensor, target_from: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`unroll_pair` for the feed-forward agent: 2-D matmuls over all rows, ReLUs in place.
+
+    In-place ReLU on a fresh ``addmm`` output is the same function (``addmm``'s backward does not read
+    its output, and ReLU's backward reads its result); it saves an allocation and a pass per layer.
+    """
+    t_len, m, i = x.shape
+    x2 = x.reshape(t_len * m, i)
+    h = F.linear(x2, online.fc1.weight, online.fc1.bias).relu_()
+    h = F.linear(h, online.rnn.weight, online.rnn.bias).relu_()  # type: ignore[arg-type]
+    q = F.linear(h, online.fc2.weight, online.fc2.bias).view(t_len, m, -1)
+    if target is None:
+        return q, None
+    with torch.no_grad():
+        xt = x2[target_from * m :]  # steps target_from.. (contiguous: x is time-major)
+        h = F.linear(xt, target.fc1.weight, target.fc1.bias).relu_()
+        h = F.linear(h, target.rnn.weight, target.rnn.bias).relu_()  # type: ignore[arg-type]
+        return q, F.linear(h, target.fc2.weight, target.fc2.bias).view(t_len - target_from, m, -1)
 
 
 def input_dim(obs_dim: int, n_agents: int, n_actions: int, obs_agent_id: bool, obs_last_action: bool) -> int:
