@@ -112,6 +112,15 @@ class Rollout:
         self.avail = np.ones((self.k, self.n, self.a), bool)  # (K, N, A)
         self.last_actions = np.full((self.k, self.n), -1, np.int64)  # (K, N); -1 = none yet
         self.hidden = agent.init_hidden(self.k * self.n)  # (K*N, H)
+        # Without last actions, the inputs are [obs | one-hot id] (build_inputs): the id part is written
+        # once here and only the observations are copied in each step.
+        self._x: torch.Tensor | None = None
+        if not obs_last_action:
+            o = info.obs_dim
+            self._x = build_inputs(
+                torch.zeros(self.k, self.n, o, device=self.device), None, self.a, obs_agent_id
+            )  # (K, N, I)
+            self._x_obs = self._x[..., :o]
         self.time_env = 0.0  # seconds in env.step / reset
         self.time_act = 0.0  # seconds building inputs, in the network and in action selection
 
@@ -135,9 +144,13 @@ class Rollout:
     @torch.no_grad()
     def act(self, epsilon: float, generator: torch.Generator) -> np.ndarray:
         """ε-greedy actions (K, N) for the current observations; advances the recurrent state."""
-        obs = torch.from_numpy(self.obs).to(self.device)  # (K, N, O)
-        last = torch.from_numpy(self.last_actions).to(self.device) if self.obs_last_action else None
-        x = build_inputs(obs, last, self.a, self.obs_agent_id).reshape(self.k * self.n, -1)  # (K*N, I)
+        if self._x is not None:
+            self._x_obs.copy_(torch.from_numpy(self.obs))
+            x = self._x.view(self.k * self.n, -1)  # (K*N, I)
+        else:
+            obs = torch.from_numpy(self.obs).to(self.device)  # (K, N, O)
+            last = torch.from_numpy(self.last_actions).to(self.device)
+            x = build_inputs(obs, last, self.a, self.obs_agent_id).reshape(self.k * self.n, -1)  # (K*N, I)
         q, self.hidden = self.agent.step(x, self.hidden)  # (K*N, A)
         avail = torch.from_numpy(self.avail).to(self.device).reshape(self.k * self.n, self.a)
         return select_actions(q, avail, epsilon, generator).view(self.k, self.n).cpu().numpy()
