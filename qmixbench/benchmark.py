@@ -213,6 +213,24 @@ def _mark_failed(directory: Path, error: str, tb: str) -> None:
     )
 
 
+def _failed(spec: RunSpec, out: Path | str, error: str, tb: str, wall_time_s: float | None = None) -> dict[str, Any]:
+    """Record a failed run (see :func:`_mark_failed`) and return its :class:`RunOutcome` as a dict."""
+    directory = run_dir(out, spec.env, spec.algo, spec.seed)
+    _mark_failed(directory, error, tb)
+    outcome: dict[str, Any] = {
+        "env": spec.env,
+        "algo": spec.algo,
+        "seed": spec.seed,
+        "run_dir": str(directory),
+        "status": "failed",
+        "error": error,
+        "traceback": tb or None,
+    }
+    if wall_time_s is not None:
+        outcome["wall_time_s"] = wall_time_s
+    return outcome
+
+
 def run_job(
     spec: RunSpec, out: str, train_fn: str = DEFAULT_TRAIN, resume: bool = False, progress: bool = False
 ) -> dict[str, Any]:
@@ -232,19 +250,11 @@ def run_job(
     except Exception as exc:  # crash isolation: any failure of one run is recorded, never propagated
         tb = traceback.format_exc()
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        _mark_failed(directory, error, tb)
-        return {
-            **outcome,
-            "status": "failed",
-            "error": error,
-            "traceback": tb,
-            "wall_time_s": time.perf_counter() - start,
-        }
+        return _failed(spec, out, error, tb, time.perf_counter() - start)
     status = read_status(directory) or {}
     if status.get("status") != "done":
         error = f"train() returned but status.json says {status.get('status')!r}"
-        _mark_failed(directory, error, "")
-        return {**outcome, "status": "failed", "error": error, "wall_time_s": time.perf_counter() - start}
+        return _failed(spec, out, error, "", time.perf_counter() - start)
     return {**outcome, "status": "done", "wall_time_s": time.perf_counter() - start}
 
 
@@ -319,18 +329,8 @@ def _run_processes(
                         del active[sentinel]
                         outcome = results.pop(sentinel, None)
                         if outcome is None:
-                            directory = run_dir(out, spec.env, spec.algo, spec.seed)
                             error = f"worker process died with exit code {proc.exitcode}"
-                            _mark_failed(directory, error, "")
-                            outcome = {
-                                "env": spec.env,
-                                "algo": spec.algo,
-                                "seed": spec.seed,
-                                "run_dir": str(directory),
-                                "status": "failed",
-                                "error": error,
-                                "wall_time_s": time.perf_counter() - start,
-                            }
+                            outcome = _failed(spec, out, error, "", time.perf_counter() - start)
                         report(outcome)
     finally:
         for proc, _recv, _, _ in active.values():
@@ -377,18 +377,8 @@ def _run_ray(
             try:
                 outcome = ray.get(ready[0])
             except Exception as exc:  # the task's worker died (OOM kill, segfault, node lost)
-                directory = run_dir(out, spec.env, spec.algo, spec.seed)
                 error = f"ray task failed: {type(exc).__name__}: {exc}".splitlines()[0]
-                _mark_failed(directory, error, str(exc))
-                outcome = {
-                    "env": spec.env,
-                    "algo": spec.algo,
-                    "seed": spec.seed,
-                    "run_dir": str(directory),
-                    "status": "failed",
-                    "error": error,
-                    "traceback": str(exc),
-                }
+                outcome = _failed(spec, out, error, str(exc))
             report(outcome)
     finally:
         if started_here:
