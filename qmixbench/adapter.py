@@ -267,6 +267,11 @@ class ParallelEnvAdapter:
             state = obs_arr.reshape(-1).copy()
         return obs_arr, state, avail
 
+    @property
+    def alive(self) -> np.ndarray:
+        """(N,) bool: which agents act on the next step (all that ``reset`` returned, then those not finished)."""
+        return self._alive.copy()
+
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Reset; return obs (N, O) float32, state (S,) float32, avail (N, A) bool."""
         obs, infos = self.env.reset(seed=seed)

@@ -131,7 +131,7 @@ class Rollout:
         tr = self.tracks[k]
         tr.t, tr.ret = 0, 0.0
         tr.obs[0], tr.state[0], tr.avail[0] = obs, state, avail
-        tr.alive[0] = getattr(self.adapters[k], "_alive", True)
+        tr.alive[0] = self.adapters[k].alive
         self.obs[k], self.avail[k] = obs, avail
         self.last_actions[k] = -1
         self.hidden[k * self.n : (k + 1) * self.n] = 0.0
