@@ -46,7 +46,8 @@ from qmixbench.rollout import Episode, Rollout
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "qmixbench-checkpoint-v1"
+CHECKPOINT_FORMAT = "qmixbench-checkpoint-v2"
+"""v2: the learner keeps one flat Adam state for all parameters (v1 had one per parameter tensor)."""
 
 
 def obs_storage_dtype(adapter: ParallelEnvAdapter) -> torch.dtype:
@@ -208,7 +209,13 @@ class _Run:
 
     def restore(self, path: Path) -> None:
         data = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
-        if data.get("format") != CHECKPOINT_FORMAT:
+        found = data.get("format")
+        if found != CHECKPOINT_FORMAT:
+            if isinstance(found, str) and found.startswith("qmixbench-checkpoint-"):
+                raise ValueError(
+                    f"{path} was written by another qmixbench version ({found}; this one reads "
+                    f"{CHECKPOINT_FORMAT}); start the run again without --resume"
+                )
             raise ValueError(f"{path} is not a qmixbench checkpoint")
         self.learner.load_state_dict(data["learner"])
         self.buffer.load_state_dict(data["buffer"])

@@ -32,6 +32,13 @@ def test_eval_replays_decentralised(two_step_run, capsys):
     assert "3 greedy decentralised episodes" in out and "success rate" in out
 
 
+def test_saved_agent_holds_only_the_agent_weights(two_step_run):
+    """The learner keeps all parameters in one buffer; agent.pt must not carry the mixer's along."""
+    data = torch.load(two_step_run / "agent.pt", weights_only=True)
+    for name, tensor in data["state_dict"].items():
+        assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size(), name
+
+
 def test_eval_gif_on_env_without_rgb_array_is_a_usage_error(two_step_run, capsys, tmp_path):
     pytest.importorskip("imageio")
     assert main(["eval", str(two_step_run), "--gif", str(tmp_path / "x.gif")]) == 2

@@ -145,6 +145,15 @@ def test_resume_continues_as_if_never_interrupted(tmp_path, monkeypatch):
     assert again["eval_return_mean"] == resumed["eval_return_mean"]
 
 
+def test_checkpoint_of_another_format_is_refused_with_what_to_do(tmp_path):
+    from qmixbench.train import _Run
+
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"format": "qmixbench-checkpoint-v1"}, path)
+    with pytest.raises(ValueError, match=r"another qmixbench version .*without --resume"):
+        _Run(_climbing_spec()).restore(path)
+
+
 def test_nan_loss_fails_the_run_with_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(QLearner, "loss", lambda self, batch: torch.tensor(float("nan"), requires_grad=True))
     spec = RunSpec("matrix/two-step-v0", "vdn", 0, resolve_config("vdn", TOY, env="matrix/two-step-v0"))

@@ -24,6 +24,12 @@ Implementation details:
       sampled rewards (no mean shift; see Deviations).
     * Gradient-norm clipping, Adam (fused kernel when available), hard target copies every
       ``target_update_interval`` updates or Polyak averaging with ``target_tau``.
+    * Flat parameter storage: the agent's and the mixer's parameters are views into one contiguous
+      buffer, and so are their gradients (:func:`flatten_parameters`); the targets' likewise. Adam,
+      gradient clipping, zeroing and target copies then run once on one tensor instead of once per
+      parameter (~14 tensors): per-update fixed costs of ~0.3 ms on the 2-core development machine.
+      Adam and clipping are elementwise / global-norm operations, so the result is the same as
+      per-parameter Adam and ``clip_grad_norm_`` (tested against them in ``tests/algos/test_learner.py``).
     * A non-finite TD loss raises :class:`DivergenceError` at once (the run is recorded as failed).
 
 Deviations from the paper:
@@ -77,6 +83,31 @@ class RunningStd:
         self.count, self.mean, self.m2 = data["count"], data["mean"], data["m2"]
 
 
+def flatten_parameters(params: list[torch.Tensor], with_grad: bool) -> torch.Tensor:
+    """Make ``params`` views into one new contiguous buffer (their values kept) and return the buffer.
+
+    With ``with_grad`` the buffer is returned as an ``nn.Parameter`` whose ``.grad`` is a second buffer
+    that every parameter's ``.grad`` is a view of. Autograd accumulates into an existing ``.grad`` in place,
+    so after ``backward`` the buffer's ``.grad`` holds all gradients: zero it before each backward and never
+    set the parameters' grads to None (that would detach them from the buffer). Call it after the networks
+    are on their device; moving them afterwards would break the views.
+    """
+    flat = torch.cat([p.detach().reshape(-1) for p in params])  # (P,) all parameters, in order
+    grad = torch.zeros_like(flat) if with_grad else None
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.data = flat[offset : offset + n].view_as(p)
+        if grad is not None:
+            p.grad = grad[offset : offset + n].view_as(p)
+        offset += n
+    if grad is None:
+        return flat
+    buffer = nn.Parameter(flat)  # shares flat's storage, so the optimizer's in-place steps reach the views
+    buffer.grad = grad
+    return buffer
+
+
 class QLearner:
     """Trains a shared agent network (and a mixer) from sampled episode batches; see the module docstring."""
 
@@ -123,11 +154,11 @@ class QLearner:
         self.obs_agent_id, self.obs_last_action = obs_agent_id, obs_last_action
         nets = [agent, *([mixer] if mixer is not None else [])]
         targets = [self.target_agent, *([self.target_mixer] if self.target_mixer is not None else [])]
-        self.params: list[torch.Tensor] = [p for net in nets for p in net.parameters()]
-        self.target_params: list[torch.Tensor] = [p for net in targets for p in net.parameters()]
-        device = self.params[0].device
-        fused = device.type in ("cpu", "cuda")
-        self.optimizer = torch.optim.Adam(self.params, lr=lr, fused=fused, foreach=None if fused else True)
+        # One buffer for all trained parameters (and one for their gradients), one for the targets'.
+        self.flat_params = flatten_parameters([p for net in nets for p in net.parameters()], with_grad=True)
+        self.flat_target = flatten_parameters([p for net in targets for p in net.parameters()], with_grad=False)
+        fused = self.flat_params.device.type in ("cpu", "cuda")
+        self.optimizer = torch.optim.Adam([self.flat_params], lr=lr, fused=fused, foreach=None if fused else True)
         self.reward_std = RunningStd()
         self.updates = 0
 
@@ -243,9 +274,14 @@ class QLearner:
                 f"TD loss is {value} at learner update {self.updates + 1}; lower lr, keep grad_clip, "
                 "or enable standardise_rewards"
             )
-        self.optimizer.zero_grad(set_to_none=True)
+        grad = self.flat_params.grad
+        assert grad is not None
+        grad.zero_()  # not set to None: the parameters' grads are views of it (flatten_parameters)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip, foreach=True)
+        # clip_grad_norm_'s rule (scale by max_norm / (norm + 1e-6) when below 1) on the one gradient
+        # buffer, in three tensor ops instead of its per-device grouping machinery.
+        norm = torch.linalg.vector_norm(grad)
+        grad.mul_(torch.clamp(self.grad_clip / (norm + 1e-6), max=1.0))
         self.optimizer.step()
         self.updates += 1
         self._update_targets()
@@ -254,9 +290,9 @@ class QLearner:
     @torch.no_grad()
     def _update_targets(self) -> None:
         if self.target_tau > 0.0:
-            torch._foreach_lerp_(self.target_params, self.params, self.target_tau)
+            self.flat_target.lerp_(self.flat_params, self.target_tau)
         elif self.updates % self.target_update_interval == 0:
-            torch._foreach_copy_(self.target_params, self.params)
+            self.flat_target.copy_(self.flat_params)
 
     # -- checkpointing ----------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from qmixbench.algos.networks import wide_linear
+
 
 class QMixer(nn.Module):
     """QMIX's monotone mixing network; see the module docstring."""
@@ -63,7 +65,7 @@ class QMixer(nn.Module):
         """Mix: q (..., N) and state (..., S) -> Q_tot (...)."""
         lead = q.shape[:-1]
         q = q.reshape(-1, self.n_agents, 1)  # (M, N, 1)
-        pre = self.hyper_in(state.reshape(q.shape[0], -1))  # (M, sum(split))
+        pre = wide_linear(state.reshape(q.shape[0], -1), self.hyper_in)  # (M, sum(split))
         a, b, b1, v = pre.split(self.split, dim=-1)
         if self.two_layer:
             a, b = self.hyper_w1(F.relu(a)), self.hyper_w2(F.relu(b))

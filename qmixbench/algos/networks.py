@@ -29,6 +29,34 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class _WideLinear(torch.autograd.Function):
+    """``F.linear`` for a layer that widens (in < out features), with the faster weight-gradient product.
+
+    Autograd computes a linear layer's weight gradient as ``grad.T @ x`` (out x rows @ rows x in). When
+    in < out, ``(x.T @ grad).T`` computes the same matrix (the same sums, in the same order per entry)
+    about 1.5-1.8x faster with MKL on the development machine (2,496 x 21 -> 64: 93 vs 172 us; 800 x
+    54 -> 192: 183 vs 264 us). The input gradient is computed only when the input requires one.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        return torch.addmm(bias, x, weight.t())  # (R, out)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        x, weight = ctx.saved_tensors  # (R, in), (out, in)
+        d_x = grad.mm(weight) if ctx.needs_input_grad[0] else None
+        return d_x, x.t().mm(grad).t(), grad.sum(0)
+
+
+def wide_linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """``layer(x)`` for 2-D ``x`` (R, in); the faster backward of :class:`_WideLinear` when in < out."""
+    if layer.in_features >= layer.out_features or not torch.is_grad_enabled():
+        return F.linear(x, layer.weight, layer.bias)
+    return _WideLinear.apply(x, layer.weight, layer.bias)
+
+
 class GRUSequence(torch.autograd.Function):
     """The GRU recurrence over whole sequences from a zero state, for P stacked networks, fused backward.
 
@@ -205,7 +233,7 @@ def _unroll_pair_mlp(
     """
     t_len, m, i = x.shape
     x2 = x.reshape(t_len * m, i)
-    h = F.linear(x2, online.fc1.weight, online.fc1.bias).relu_()
+    h = wide_linear(x2, online.fc1).relu_()
     h = F.linear(h, online.rnn.weight, online.rnn.bias).relu_()  # type: ignore[arg-type]
     q = F.linear(h, online.fc2.weight, online.fc2.bias).view(t_len, m, -1)
     if target is None:

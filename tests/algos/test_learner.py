@@ -118,3 +118,78 @@ def test_loss_ignores_padding_and_dead_agents():
     base = learner.loss(batch).item()
     batch.reward[1, 1] = 1e6  # a padded step's reward must not matter
     assert learner.loss(batch).item() == base
+
+
+def _random_batch(b=4, t=5, n=3, o=6, s=10, a=4, seed=0) -> EpisodeBatch:
+    g = torch.Generator().manual_seed(seed)
+    filled = torch.ones(b, t)
+    filled[0, 3:] = 0.0  # one shorter episode: padding must stay out of the loss
+    alive = torch.ones(b, t + 1, n, dtype=torch.bool)
+    alive[0, 3:] = False
+    terminated = torch.zeros(b, t)
+    terminated[0, 2] = 1.0
+    return EpisodeBatch(
+        obs=torch.randn(b, t + 1, n, o, generator=g),
+        state=torch.randn(b, t + 1, s, generator=g),
+        avail=torch.ones(b, t + 1, n, a, dtype=torch.bool),
+        alive=alive,
+        actions=torch.randint(0, a, (b, t, n), generator=g),
+        reward=torch.randn(b, t, generator=g) * filled,
+        terminated=terminated,
+        filled=filled,
+    )
+
+
+def test_flat_parameters_update_equals_per_parameter_adam_and_clipping():
+    """The learner's one-buffer Adam and clipping give the same parameters as torch's per-parameter path."""
+    import copy
+
+    from qmixbench.algos.mixers import QMixer
+
+    torch.manual_seed(0)
+    agent, mixer = AgentNetwork(6 + 3, 4, hidden_dim=8, kind="mlp"), QMixer(3, 10, embed_dim=4, hypernet_embed=8)
+    ref_agent, ref_mixer = copy.deepcopy(agent), copy.deepcopy(mixer)
+    clip, lr = 0.05, 1e-2  # a clip this small is active on every update (checked below)
+    learner = QLearner(agent, mixer, n_actions=4, lr=lr, grad_clip=clip, target_update_interval=2)
+    ref = QLearner(ref_agent, ref_mixer, n_actions=4, lr=lr, grad_clip=clip, target_update_interval=2)
+    ref_params = [*ref_agent.parameters(), *ref_mixer.parameters()]
+    for p in ref_params:
+        p.grad = None  # plain per-parameter gradients, as torch's own path has them
+    ref_adam = torch.optim.Adam(ref_params, lr=lr)
+    for step in range(5):  # hard target copies after updates 2 and 4
+        batch = _random_batch(seed=step)
+        learner.update(batch)
+        ref_adam.zero_grad(set_to_none=True)
+        ref.loss(batch).backward()
+        assert torch.nn.utils.clip_grad_norm_(ref_params, clip) > clip
+        ref_adam.step()
+        if (step + 1) % 2 == 0:
+            ref.target_agent.load_state_dict(ref_agent.state_dict())
+            ref.target_mixer.load_state_dict(ref_mixer.state_dict())
+        for mine, theirs in zip([*agent.parameters(), *mixer.parameters()], ref_params, strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+        for mine, theirs in zip(learner.target_agent.parameters(), ref.target_agent.parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+    # After update 5 the targets hold update 4's parameters: copies, not views of the online ones.
+    assert not torch.equal(learner.flat_target, learner.flat_params.detach())
+    assert learner.flat_target.data_ptr() != learner.flat_params.data_ptr()
+
+
+def test_flat_parameters_are_views_that_keep_their_values():
+    from qmixbench.algos.learner import flatten_parameters
+
+    net = AgentNetwork(5, 3, hidden_dim=4, kind="mlp")
+    before = [p.detach().clone() for p in net.parameters()]
+    flat = flatten_parameters(list(net.parameters()), with_grad=True)
+    assert flat.numel() == sum(p.numel() for p in before)
+    for p, old in zip(net.parameters(), before, strict=True):
+        assert torch.equal(p, old)
+    with torch.no_grad():
+        flat.add_(1.0)  # an optimizer's in-place step on the buffer reaches the module
+    assert torch.equal(net.fc1.weight, before[0] + 1.0)
+    # Backward accumulates every parameter's gradient into the buffer's .grad, in order.
+    x = torch.randn(2, 5)
+    expected = torch.autograd.grad(net.step(x, net.init_hidden(2))[0].sum(), list(net.parameters()))
+    assert flat.grad is not None
+    net.step(x, net.init_hidden(2))[0].sum().backward()
+    torch.testing.assert_close(flat.grad, torch.cat([g.reshape(-1) for g in expected]))

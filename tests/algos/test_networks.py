@@ -65,3 +65,20 @@ def test_epsilon_greedy_never_picks_unavailable_actions():
     assert set(select_actions(q, avail, 1.0, gen).tolist()) == {1, 2}
     sched = EpsilonSchedule(1.0, 0.05, 100)
     assert sched.value(0) == 1.0 and sched.value(50) == pytest.approx(0.525) and sched.value(10**6) == 0.05
+
+
+def test_wide_linear_gradients_equal_autograd_of_linear():
+    from qmixbench.algos.networks import _WideLinear, wide_linear
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 7).double()
+    x = torch.randn(5, 3, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(_WideLinear.apply, (x, layer.weight, layer.bias))
+    w = torch.randn(5, 7, dtype=torch.double)
+    mine = torch.autograd.grad((wide_linear(x, layer) * w).sum(), [x, layer.weight, layer.bias])
+    theirs = torch.autograd.grad((layer(x) * w).sum(), [x, layer.weight, layer.bias])
+    for a, b in zip(mine, theirs, strict=True):
+        torch.testing.assert_close(a, b)
+    # Without an input gradient (the learner's case: observations, states) only the weights get one.
+    (d_w,) = torch.autograd.grad((wide_linear(x.detach(), layer) * w).sum(), [layer.weight])
+    torch.testing.assert_close(d_w, theirs[1])
