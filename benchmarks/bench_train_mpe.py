@@ -1,6 +1,6 @@
 """Training speed of QMIX on mpe2 simple_spread (N=3, 25 steps) against the env alone, in one run.
 
-Usage (one CPU thread; ~3 minutes; needs ``pip install 'qmixbench[mpe]'``)::
+Usage (one CPU thread; ~5 minutes; needs ``pip install 'qmixbench[mpe]'``)::
 
     .venv/bin/python benchmarks/bench_train_mpe.py              # both env forms, 20k steps, 3 repeats
     .venv/bin/python benchmarks/bench_train_mpe.py --steps 8000 --repeats 1
