@@ -152,8 +152,8 @@ class Rollout:
             last = torch.from_numpy(self.last_actions).to(self.device)
             x = build_inputs(obs, last, self.a, self.obs_agent_id).reshape(self.k * self.n, -1)  # (K*N, I)
         q, self.hidden = self.agent.step(x, self.hidden)  # (K*N, A)
-        avail = torch.from_numpy(self.avail).to(self.device).reshape(self.k * self.n, self.a)
-        return select_actions(q, avail, epsilon, generator).view(self.k, self.n).cpu().numpy()
+        avail = self.avail.reshape(self.k * self.n, self.a)  # (K*N, A)
+        return select_actions(q.cpu().numpy(), avail, epsilon, generator).reshape(self.k, self.n)
 
     def step(self, epsilon: float, generator: torch.Generator) -> list[Episode]:
         """Step every env once; return the episodes that ended (their envs are already reset)."""

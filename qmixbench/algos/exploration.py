@@ -3,8 +3,8 @@
 Implementation details:
     * Unavailable actions get Q = -inf before the greedy argmax, and weight 0 in the random draw, so
       neither branch ever picks one.
-    * A random action is the argmax of uniform noise over the available actions: one op for all
-      envs and agents, drawn from the caller's CPU ``torch.Generator`` (no global RNG), so the draws
+    * A random action is the argmax of uniform noise over the available actions, for all envs and
+      agents at once, drawn from the caller's CPU ``torch.Generator`` (no global RNG), so the draws
       do not depend on the learner's device.
     * ε anneals linearly in env steps from ``start`` to ``finish`` over ``anneal_steps``, then stays.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -40,13 +41,18 @@ def masked_greedy(q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
     return q.masked_fill(~avail, float("-inf")).argmax(-1)
 
 
-def select_actions(q: torch.Tensor, avail: torch.Tensor, epsilon: float, generator: torch.Generator) -> torch.Tensor:
-    """ε-greedy actions: q (M, A), avail (M, A) bool -> (M,) long; random picks are uniform over avail."""
-    greedy = masked_greedy(q, avail)
+def select_actions(q: np.ndarray, avail: np.ndarray, epsilon: float, generator: torch.Generator) -> np.ndarray:
+    """ε-greedy actions: q (M, A) float, avail (M, A) bool -> (M,) int64; random picks are uniform over avail.
+
+    In numpy on the CPU: the rollout calls this every step on a few dozen rows, where each torch op's
+    dispatch costs more than its work. The draws still come from the torch ``generator`` (two
+    ``torch.rand`` calls, as before), and numpy's argmax, like torch's, returns the first maximum, so the
+    actions are those of the torch formulation ``q.masked_fill(~avail, -inf).argmax(-1)`` etc. (tested).
+    """
+    greedy = np.where(avail, q, -np.inf).argmax(-1)  # (M,)
     if epsilon <= 0.0:
         return greedy
-    # Drawn on the generator's device (the CPU) and moved: the same draws whatever device the net is on.
-    noise = torch.rand(q.shape, generator=generator).to(q.device)  # (M, A)
-    random = noise.masked_fill(~avail, -1.0).argmax(-1)
-    explore = torch.rand(q.shape[0], generator=generator).to(q.device) < epsilon  # (M,)
-    return torch.where(explore, random, greedy)
+    noise = torch.rand(q.shape, generator=generator).numpy()  # (M, A)
+    random = np.where(avail, noise, np.float32(-1.0)).argmax(-1)
+    explore = torch.rand(q.shape[0], generator=generator).numpy() < np.float32(epsilon)  # (M,)
+    return np.where(explore, random, greedy)

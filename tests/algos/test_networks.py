@@ -1,5 +1,6 @@
 """The agent network: the fused GRU sequence equals nn.GRUCell stepping, in values and gradients."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -57,12 +58,27 @@ def test_build_inputs_appends_id_and_last_action():
 
 def test_epsilon_greedy_never_picks_unavailable_actions():
     gen = torch.Generator().manual_seed(0)
-    q = torch.tensor([[5.0, 1.0, 0.0]]).repeat(500, 1)
-    avail = torch.tensor([[False, True, True]]).repeat(500, 1)
+    q = np.tile(np.array([[5.0, 1.0, 0.0]], np.float32), (500, 1))
+    avail = np.tile(np.array([[False, True, True]]), (500, 1))
     for eps in (0.0, 0.5, 1.0):
         a = select_actions(q, avail, eps, gen)
         assert (a != 0).all()
     assert set(select_actions(q, avail, 1.0, gen).tolist()) == {1, 2}
+
+
+def test_epsilon_greedy_in_numpy_picks_what_the_torch_formulation_picks():
+    """Same generator draws, same first-maximum argmax (ties included): the same actions."""
+    q = torch.randint(0, 3, (2000, 5), generator=torch.Generator().manual_seed(1)).float()  # many ties
+    avail = torch.rand(2000, 5, generator=torch.Generator().manual_seed(2)) < 0.6
+    avail[:, 0] = True
+    for eps in (0.0, 0.3, 1.0):
+        mine = select_actions(q.numpy(), avail.numpy(), eps, torch.Generator().manual_seed(3))
+        gen = torch.Generator().manual_seed(3)
+        greedy = q.masked_fill(~avail, float("-inf")).argmax(-1)
+        if eps > 0.0:
+            random = torch.rand(q.shape, generator=gen).masked_fill(~avail, -1.0).argmax(-1)
+            greedy = torch.where(torch.rand(q.shape[0], generator=gen) < eps, random, greedy)
+        assert np.array_equal(mine, greedy.numpy())
     sched = EpsilonSchedule(1.0, 0.05, 100)
     assert sched.value(0) == 1.0 and sched.value(50) == pytest.approx(0.525) and sched.value(10**6) == 0.05
 
