@@ -156,9 +156,8 @@ def save_agent(
     """Write ``agent.pt`` atomically: weights plus what is needed to rebuild and feed the network."""
     data = {
         "format": AGENT_FORMAT,
-        "state_dict": {
-            k: v.detach().cpu().clone() for k, v in agent.state_dict().items()
-        },  # not views of the flat buffer
+        # Clones: the learner's parameters are views of one flat buffer, which torch.save would store whole.
+        "state_dict": {k: v.detach().cpu().clone() for k, v in agent.state_dict().items()},
         "network": {"input_dim": input_dim, "n_actions": n_actions, "hidden_dim": agent.hidden_dim, "kind": agent.kind},
         "inputs": {"obs_agent_id": obs_agent_id, "obs_last_action": obs_last_action},
         "env_info": env_info,

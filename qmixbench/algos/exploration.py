@@ -45,8 +45,8 @@ def select_actions(q: np.ndarray, avail: np.ndarray, epsilon: float, generator: 
     """ε-greedy actions: q (M, A) float, avail (M, A) bool -> (M,) int64; random picks are uniform over avail.
 
     In numpy on the CPU: the rollout calls this every step on a few dozen rows, where each torch op's
-    dispatch costs more than its work. The draws still come from the torch ``generator`` (two
-    ``torch.rand`` calls, as before), and numpy's argmax, like torch's, returns the first maximum, so the
+    dispatch costs more than its work. The draws come from the torch ``generator`` (two
+    ``torch.rand`` calls), and numpy's argmax, like torch's, returns the first maximum, so the
     actions are those of the torch formulation ``q.masked_fill(~avail, -inf).argmax(-1)`` etc. (tested).
     """
     greedy = np.where(avail, q, -np.inf).argmax(-1)  # (M,)

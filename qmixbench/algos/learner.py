@@ -27,7 +27,7 @@ Implementation details:
     * Flat parameter storage: the agent's and the mixer's parameters are views into one contiguous
       buffer, and so are their gradients (:func:`flatten_parameters`); the targets' likewise. Adam,
       gradient clipping, zeroing and target copies then run once on one tensor instead of once per
-      parameter (14 tensors for QMIX), which shortens every update (figures: docs/algorithms.md).
+      parameter (14-16 tensors for QMIX), which shortens every update (figures: docs/algorithms.md).
       Adam and clipping are elementwise / global-norm operations, so the result is the same as
       per-parameter Adam and ``clip_grad_norm_`` (tested against them in ``tests/algos/test_learner.py``).
     * A non-finite TD loss raises :class:`DivergenceError` at once (the run is recorded as failed).
