@@ -12,7 +12,9 @@ Correctness-critical decisions made here:
   overrides the env's declaration; the choice is recorded in ``EnvInfo.team_reward``.
 * **Terminated vs truncated**: the episode ends when no agent is left. It is *terminated* (no
   bootstrap) only if every agent that finished on the last step was terminated; if any of them was
-  truncated (a time limit), the episode is *truncated* and the learner bootstraps from the last state.
+  truncated (a time limit), the episode is *truncated* and the learner bootstraps from the last state,
+  from the truncated agents only (``info["bootstrap"]``). An agent reported terminated and truncated
+  on the same step is terminated (Gymnasium's rule: the terminal state has no future value).
 * **Agents that finish early** are not revived: on the step they finish they keep their real last
   observation (a truncated episode bootstraps from it); after that their observation is zeros, their
   ``alive`` flag is 0 (the learner masks them out of action selection and the loss), and their
@@ -281,8 +283,9 @@ class ParallelEnvAdapter:
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool, bool, dict[str, Any]]:
         """Step with actions (N,) int; return obs, state, avail, team reward, terminated, truncated, info.
 
-        ``info`` has ``alive`` (N,) bool for the next step and, at the end, ``success`` when the env
-        reported one.
+        ``info`` has ``alive`` (N,) bool for the next step, ``bootstrap`` (N,) bool (the agents that
+        were live before this step and were not terminated on it: the value of the next observation
+        counts for them) and, at the end, ``success`` when the env reported one.
         """
         env_agents = set(self.env.agents)
         live = [a for a in self.agents if a in env_agents]
@@ -293,13 +296,16 @@ class ParallelEnvAdapter:
             reward = sum(got) / len(got) if got else 0.0
         else:
             reward = float(sum(got))
-        finished = {a for a in live if terms.get(a, False) or truncs.get(a, False)}
+        terminal = {a for a in live if terms.get(a, False)}  # terminated, truncated too or not
+        finished = terminal | {a for a in live if truncs.get(a, False)}
         still = set(self.env.agents) - finished
         self._alive = np.array([a in still for a in self.agents], bool)
         done = not still
-        truncated = done and any(truncs.get(a, False) for a in finished)
+        truncated = done and bool(finished - terminal)
         terminated = done and not truncated
-        info: dict[str, Any] = {"alive": self._alive.copy()}
+        live_set = set(live)
+        bootstrap = np.array([a in live_set and a not in terminal for a in self.agents], bool)
+        info: dict[str, Any] = {"alive": self._alive.copy(), "bootstrap": bootstrap}
         successes = [infos[a]["success"] for a in live if "success" in infos.get(a, {})]
         if successes:
             info["success"] = bool(any(successes))

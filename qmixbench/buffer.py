@@ -8,8 +8,9 @@ the last action, needed to bootstrap a truncated episode). Steps past L are padd
 Correctness-critical conventions (written by :meth:`EpisodeReplayBuffer.add`):
 
 * ``alive[t]`` says which agents act at step t. At index L (after the last action) it is the mask of
-  agents whose values the TD target bootstraps from: nobody after a termination; after a truncation
-  the agents alive at the last step (their real last observations are stored at index L).
+  agents whose values the TD target bootstraps from, as the env reported it: nobody after a
+  termination; after a truncation the agents that were truncated (not terminated) on the last step;
+  after a cut (a checkpoint) the agents still acting. Their real last observations are at index L.
 * ``terminated`` is 1 only at the last step of an episode that terminated; a truncated episode's last
   step has ``terminated`` 0 and therefore bootstraps.
 * Rows are overwritten oldest-first once the buffer is full (a ring).
@@ -125,7 +126,8 @@ class EpisodeReplayBuffer:
             obs: (≥L+1, N, O) observations; rows past L are ignored.
             state: (≥L+1, S) states.
             avail: (≥L+1, N, A) available actions.
-            alive: (≥L+1, N) alive flags as the env reported them; index L is rewritten here.
+            alive: (≥L+1, N) alive flags as the env reported them, index L the bootstrap mask (cleared
+                here when the episode terminated).
             actions: (≥L, N) actions.
             reward: (≥L,) team rewards.
             length: L, steps taken.
@@ -142,9 +144,10 @@ class EpisodeReplayBuffer:
         self.state[row, L + 1 :] = 0
         self.avail[row, : L + 1] = torch.from_numpy(avail[: L + 1])
         self.avail[row, L + 1 :] = True
-        self.alive[row, :L] = torch.from_numpy(alive[:L])
-        # Index L: who the target bootstraps from (see the module docstring).
-        self.alive[row, L] = False if terminated else torch.from_numpy(alive[L - 1])
+        # Index L: who the target bootstraps from, as the rollout recorded it (see the module docstring).
+        self.alive[row, : L + 1] = torch.from_numpy(alive[: L + 1])
+        if terminated:
+            self.alive[row, L] = False
         self.alive[row, L + 1 :] = False
         self.actions[row, :L] = torch.from_numpy(actions[:L])
         self.actions[row, L:] = 0

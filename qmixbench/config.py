@@ -22,16 +22,29 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MixerConfig:
-    """How per-agent Q-values become Q_tot. The only thing the algorithm presets change."""
+    """Base of every mixer's config: ``kind`` names the mixer (and the algorithm preset).
+
+    Each mixer module in ``qmixbench.algos.mixers`` subclasses this with its own documented fields;
+    :func:`apply_overrides` switches to the subclass that ``kind`` names, so ``mixer.kind=vdn`` and
+    ``mixer.embed_dim=64`` are checked against the fields of the mixer they configure.
+    """
 
     kind: str = "qmix"
-    """``qmix`` (monotone hypernetwork mixer), ``vdn`` (sum) or ``none`` (IQL: each agent's own TD loss)."""
-    embed_dim: int = 32
-    """QMIX: width E of the mixing layer."""
-    hypernet_layers: int = 2
-    """QMIX: layers in each weight hypernetwork (1 = linear, 2 = one hidden layer)."""
-    hypernet_embed: int = 64
-    """QMIX: hidden units of a 2-layer hypernetwork."""
+    """A key of ``qmixbench.algos.mixers.MIXERS``: ``qmix``, ``vdn``, ``iql``, ``cw-qmix``, ``ow-qmix``, ``qplex``."""
+
+    def check(self) -> None:
+        """Range checks of the mixer's own fields (subclasses extend it); raise :class:`ConfigError`."""
+
+
+def mixer_config_class(kind: str) -> type[MixerConfig]:
+    """The config dataclass of the mixer ``kind`` (imports the mixer's module, and so torch)."""
+    from qmixbench.algos.mixers import config_class
+
+    return config_class(kind)
+
+
+def _default_mixer() -> MixerConfig:
+    return mixer_config_class("qmix")()
 
 
 @dataclass(frozen=True)
@@ -93,8 +106,8 @@ class TrainConfig:
     """torch device for the learner (``cpu``, ``cuda``, ``cuda:1``)."""
     torch_threads: int = 1
     """torch intra-op threads per run (runs in a pool each get their own process)."""
-    mixer: MixerConfig = field(default_factory=MixerConfig)
-    """Mixer settings; set by the algorithm preset."""
+    mixer: MixerConfig = field(default_factory=_default_mixer)
+    """Mixer settings: the algorithm preset's mixer (``kind``) and its own fields."""
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -181,10 +194,32 @@ def apply_overrides(config: Any, overrides: dict[str, Any], _prefix: str = "") -
         else:
             direct[head] = _coerce(_prefix + key, value, hints[head])
     for head, sub in nested.items():
-        direct[head] = apply_overrides(getattr(config, head), sub, f"{_prefix}{head}.")
+        section = getattr(config, head)
+        if isinstance(section, MixerConfig) and "kind" in sub:
+            section = _switch_mixer(section, sub.pop("kind"), f"{_prefix}{head}.kind")
+        direct[head] = apply_overrides(section, sub, f"{_prefix}{head}.")
     new = dataclasses.replace(config, **direct)
     validate(new)
     return new
+
+
+LEGACY_MIXER_KINDS = {"none": "iql"}
+"""Mixer kinds of earlier config files and what they are now (IQL's kind was ``none``)."""
+
+
+def _switch_mixer(current: MixerConfig, kind: Any, key: str) -> MixerConfig:
+    """``current`` with ``kind`` set: the same object when the kind is unchanged, else that mixer's defaults.
+
+    A kind change starts from the new mixer's defaults: its fields are not the old mixer's, and carrying
+    values across would silently configure a different network.
+    """
+    if not isinstance(kind, str):
+        raise ConfigError(f"{key}: expected a mixer name, got {kind!r}")
+    kind = LEGACY_MIXER_KINDS.get(kind.strip(), kind.strip())
+    if kind == current.kind:
+        return current
+    cls = mixer_config_class(kind)
+    return dataclasses.replace(cls(), kind=kind)
 
 
 def parse_set_args(items: list[str]) -> dict[str, str]:
@@ -224,8 +259,8 @@ def validate(config: Any) -> None:
             raise ConfigError("td_lambda and target_tau must be in [0, 1]")
         if config.batch_size > config.buffer_size:
             raise ConfigError(f"batch_size ({config.batch_size}) exceeds buffer_size ({config.buffer_size})")
-    if isinstance(config, MixerConfig) and config.kind not in ("qmix", "vdn", "none"):
-        raise ConfigError(f"mixer.kind must be 'qmix', 'vdn' or 'none', got {config.kind!r}")
+    if isinstance(config, MixerConfig):
+        config.check()
 
 
 @dataclass(frozen=True)
@@ -244,6 +279,15 @@ class RunSpec:
     """Keyword arguments for the env factory."""
     team_reward: str = "auto"
     """``auto`` (the env's declaration, else sum), ``shared`` or ``sum``; see ``qmixbench.adapter``."""
+
+    def __post_init__(self) -> None:
+        # The algorithm *is* the mixer (presets differ only there): a spec whose config trains another
+        # mixer than its label says would record one algorithm's results under another's name.
+        if self.config.mixer.kind != self.algo:
+            raise ConfigError(
+                f"run {self.algo!r} has config.mixer.kind {self.config.mixer.kind!r}: build its config with "
+                f"qmixbench.algos.resolve_config({self.algo!r}, ...) so the config follows the algorithm"
+            )
 
 
 def spec_record(spec: RunSpec) -> dict[str, Any]:

@@ -147,9 +147,9 @@ def config_diff(table: pd.DataFrame) -> pd.DataFrame:
     for env, group in table.groupby("env", sort=True):
         for column in config_columns:
             per_algo = {
-                a: {v if isinstance(v, str) else repr(v) for v in g[column]}
+                a: {v if isinstance(v, str) else "-" if v is None or v != v else repr(v) for v in g[column]}
                 for a, g in group.groupby("algo", sort=True)
-            }
+            }  # "-": the algorithm's mixer has no such field (a mixer's own keys, e.g. mixer.alpha)
             if len({frozenset(v) for v in per_algo.values()}) > 1 or any(len(v) > 1 for v in per_algo.values()):
                 rows.append(
                     {

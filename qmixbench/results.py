@@ -33,6 +33,8 @@ JOB_FILE = "job.json"
 
 CONFIG_PREFIX = "config."
 CONFIG_COLUMNS: tuple[str, ...] = tuple(CONFIG_PREFIX + k for k in valid_keys(TrainConfig))
+"""The config columns every run has; a mixer's own fields (``config.mixer.embed_dim``, ...) follow them,
+for the runs whose mixer has them (empty for the others)."""
 
 _COUNT_COLUMNS = ("episodes", "updates")
 SCHEMA: dict[str, str] = {
@@ -172,11 +174,14 @@ def load(paths: Iterable[Path | str]) -> pd.DataFrame:
             metrics[key] = value
         metrics["status"] = run_status(run)
         metrics["run_dir"] = str(run)
-        for column in CONFIG_COLUMNS:
+        # The shared keys always; a mixer's own keys (mixer.alpha, ...) for the runs that have them.
+        keys = list(CONFIG_COLUMNS) + [CONFIG_PREFIX + k for k in config if CONFIG_PREFIX + k not in CONFIG_COLUMNS]
+        for column in keys:
             value = config.get(column.removeprefix(CONFIG_PREFIX))
             metrics[column] = pd.Series([value] * len(metrics), index=metrics.index, dtype=object)
         frames.append(metrics)
-    columns = list(SCHEMA) + list(CONFIG_COLUMNS)
+    extra = sorted({c for f in frames for c in f.columns if c.startswith(CONFIG_PREFIX)} - set(CONFIG_COLUMNS))
+    columns = list(SCHEMA) + list(CONFIG_COLUMNS) + extra
     table = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     table = _apply_dtypes(table, SCHEMA)
     if not table.empty and table["env_steps"].isna().any():

@@ -175,6 +175,9 @@ class Rollout:
             tr.ret += reward
             self.obs[k], self.avail[k], self.last_actions[k] = obs, avail, actions[k]
             if terminated or truncated:
+                # Index L holds the bootstrap mask: the agents whose last observation has a value
+                # (truncated ones), not the empty set of agents still acting.
+                tr.alive[t] = info["bootstrap"]
                 success = float(info["success"]) if "success" in info else float("nan")
                 done.append(self._finish(k, terminated, cut=False, success=success))
         self.time_env += time.perf_counter() - t1

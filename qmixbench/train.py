@@ -32,11 +32,12 @@ import torch
 from tqdm import tqdm
 
 from qmixbench import provenance
-from qmixbench.adapter import ParallelEnvAdapter, make_adapter
+from qmixbench.adapter import EnvInfo, ParallelEnvAdapter, make_adapter
 from qmixbench.algos import env_defaults
 from qmixbench.algos.exploration import EpsilonSchedule
 from qmixbench.algos.learner import QLearner
 from qmixbench.algos.mixers import build_mixer
+from qmixbench.algos.mixers.base import MixerShape
 from qmixbench.algos.networks import AgentNetwork, input_dim
 from qmixbench.buffer import EpisodeReplayBuffer
 from qmixbench.config import ConfigError, RunSpec, TrainConfig, spec_record, to_dict
@@ -61,6 +62,11 @@ def obs_storage_dtype(adapter: ParallelEnvAdapter) -> torch.dtype:
     return torch.float32
 
 
+def mixer_shape(info: EnvInfo, input_dim: int, cfg: TrainConfig) -> MixerShape:
+    """What a mixer is built from: the env's facts and the agent network's shape."""
+    return MixerShape(info.n_agents, info.state_dim, info.n_actions, input_dim, cfg.hidden_dim, cfg.agent)
+
+
 def _segment_seeds(seed: int, segment: int, k: int) -> list[int]:
     """Reset seeds of the K training envs at the start of segment ``segment`` (0, then one per checkpoint)."""
     return [int(s) for s in np.random.SeedSequence([seed, 0, segment]).generate_state(k)]
@@ -81,24 +87,8 @@ class _Run:
         with torch.random.fork_rng(devices=[]):  # initialisation from the run seed, global RNG untouched
             torch.manual_seed(spec.seed)
             agent = AgentNetwork(self.input_dim, info.n_actions, cfg.hidden_dim, cfg.agent).to(self.device)
-            m = cfg.mixer
-            mixer = build_mixer(m.kind, info.n_agents, info.state_dim, m.embed_dim, m.hypernet_layers, m.hypernet_embed)
-            mixer = mixer.to(self.device) if mixer is not None else None
-        self.learner = QLearner(
-            agent,
-            mixer,
-            n_actions=info.n_actions,
-            gamma=cfg.gamma,
-            lr=cfg.lr,
-            grad_clip=cfg.grad_clip,
-            double_q=cfg.double_q,
-            target_update_interval=cfg.target_update_interval,
-            target_tau=cfg.target_tau,
-            td_lambda=cfg.td_lambda,
-            standardise_rewards=cfg.standardise_rewards,
-            obs_agent_id=cfg.obs_agent_id,
-            obs_last_action=cfg.obs_last_action,
-        )
+            mixer = build_mixer(cfg.mixer, mixer_shape(info, self.input_dim, cfg)).to(self.device)
+        self.learner = QLearner(agent, mixer, cfg, info.n_actions)
         self.buffer = EpisodeReplayBuffer(
             cfg.buffer_size,
             info.episode_limit or 64,
@@ -359,7 +349,7 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
 
 def _warn_on_state_scale(run: _Run) -> None:
     """QMIX's hypernetworks turn the state's scale into the mixing weights' scale: flag large states."""
-    if run.cfg.mixer.kind != "qmix":
+    if run.cfg.mixer.kind not in ("qmix", "cw-qmix", "ow-qmix", "qplex"):
         return
     peak = float(np.abs(run.rollout.tracks[0].state[0]).max())
     if peak > 10.0:

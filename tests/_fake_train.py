@@ -100,11 +100,10 @@ def spec(
     **overrides,
 ) -> RunSpec:
     """A RunSpec with a small budget whose mixer matches ``algo`` (no qmixbench.algos import)."""
-    from qmixbench.config import MixerConfig, TrainConfig, apply_overrides
+    from qmixbench.config import TrainConfig, apply_overrides
 
-    kind = {"qmix": "qmix", "vdn": "vdn"}.get(algo, "none")
     config = apply_overrides(
-        TrainConfig(total_env_steps=total, eval_interval=interval, mixer=MixerConfig(kind=kind)), overrides
+        TrainConfig(total_env_steps=total, eval_interval=interval), {"mixer.kind": algo, **overrides}
     )
     return RunSpec(env=env, algo=algo, seed=seed, config=config, env_kwargs={} if mode == "ok" else {"mode": mode})
 

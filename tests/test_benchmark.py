@@ -31,7 +31,7 @@ def test_expand_is_the_env_x_algo_x_seed_product():
         ("matrix/two-step-v0", "iql", 0),
     ]
     assert len(specs) == 2 * 2 * 3
-    assert {s.config.mixer.kind for s in specs} == {"qmix", "none"}
+    assert {s.config.mixer.kind for s in specs} == {"qmix", "iql"}
     # env defaults of the learner apply (whatever they are), the command line wins over them
     from qmixbench.algos import env_defaults
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from qmixbench.algos.mixers import config_class
 from qmixbench.config import (
     ConfigError,
-    MixerConfig,
     TrainConfig,
     apply_overrides,
     from_dict,
@@ -27,7 +27,8 @@ def test_overrides_coerce_strings_to_field_types():
 def test_toml_values_and_sections():
     cfg = apply_overrides(TrainConfig(), {"gamma": 1, "mixer": {"kind": "vdn"}})
     assert cfg.gamma == 1.0 and isinstance(cfg.gamma, float)
-    assert cfg.mixer == MixerConfig(kind="vdn")
+    assert cfg.mixer == config_class("vdn")()
+    assert type(cfg.mixer).__name__ == "VDNConfig", "the section is the named mixer's own config"
 
 
 def test_round_trip_through_dict():
@@ -44,7 +45,13 @@ def test_round_trip_through_dict():
         ({"n_envs": "2.5"}, "n_envs: expected int"),
         ({"double_q": "maybe"}, "double_q: expected true/false"),
         ({"agent": "lstm"}, "agent must be 'gru' or 'mlp'"),
-        ({"mixer.kind": "qplex"}, "mixer.kind must be 'qmix', 'vdn' or 'none'"),
+        ({"mixer.kind": "qmix-x"}, "unknown mixer 'qmix-x'; valid: qmix, vdn, iql, cw-qmix, ow-qmix, qplex"),
+        ({"mixer.kind": "vdn", "mixer.embed_dim": 8}, "unknown config key 'mixer.embed_dim'; valid keys: mixer.kind"),
+        ({"mixer.embed_dim": 0}, "mixer.embed_dim must be > 0, got 0"),
+        ({"mixer.hypernet_embed": 0}, "mixer.hypernet_embed must be > 0, got 0"),
+        ({"mixer.hypernet_layers": 5}, "mixer.hypernet_layers must be 1 or 2, got 5"),
+        ({"mixer.kind": "cw-qmix", "mixer.alpha": 0}, "mixer.alpha must be in (0, 1], got 0"),
+        ({"mixer.kind": "qplex", "mixer.adv_hypernet_layers": 4}, "mixer.adv_hypernet_layers must be 1, 2 or 3"),
         ({"batch_size": 64, "buffer_size": 32}, "exceeds buffer_size"),
         ({"mixer": 3}, "mixer is a section"),
     ],
@@ -55,6 +62,23 @@ def test_bad_overrides_say_what_is_valid(overrides, message):
     assert message in str(info.value)
 
 
+def test_mixer_kind_switches_the_section_and_legacy_kinds_load():
+    cfg = apply_overrides(TrainConfig(), {"mixer.kind": "ow-qmix", "mixer.alpha": 0.5})
+    assert cfg.mixer.kind == "ow-qmix" and cfg.mixer.alpha == 0.5 and cfg.mixer.central_embed_dim == 256
+    assert from_dict(TrainConfig, to_dict(cfg)) == cfg
+    # IQL's kind was "none" in earlier config files.
+    assert from_dict(TrainConfig, {"mixer": {"kind": "none"}}).mixer.kind == "iql"
+
+
+def test_run_spec_refuses_a_config_of_another_algorithm():
+    from qmixbench.algos import resolve_config
+    from qmixbench.config import RunSpec
+
+    with pytest.raises(ConfigError, match="run 'vdn' has config.mixer.kind 'qmix'"):
+        RunSpec("multigrid", "vdn", 0)
+    assert RunSpec("multigrid", "vdn", 0, resolve_config("vdn")).config.mixer.kind == "vdn"
+
+
 def test_set_args_need_key_value():
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_args(["lr"])
@@ -62,17 +86,24 @@ def test_set_args_need_key_value():
 
 def test_every_field_has_a_docstring():
     import ast
+    import importlib
     import inspect
 
     import qmixbench.config as config_module
+    from qmixbench.algos import mixers
 
-    tree = ast.parse(inspect.getsource(config_module))
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name in ("TrainConfig", "MixerConfig", "RunSpec"):
+    modules = [config_module] + [importlib.import_module(r.target.partition(":")[0]) for r in mixers.MIXERS.values()]
+    checked = set()
+    for node in (n for m in modules for n in ast.parse(inspect.getsource(m)).body):
+        if isinstance(node, ast.ClassDef) and (
+            node.name in ("TrainConfig", "MixerConfig", "RunSpec") or node.name.endswith("Config")
+        ):
+            checked.add(node.name)
             body = node.body
             for i, stmt in enumerate(body):
                 if isinstance(stmt, ast.AnnAssign):
                     nxt = body[i + 1] if i + 1 < len(body) else None
                     has_doc = isinstance(nxt, ast.Expr) and isinstance(getattr(nxt, "value", None), ast.Constant)
                     assert has_doc, f"{node.name}.{stmt.target.id} has no docstring"
-    assert "mixer.embed_dim" in valid_keys(TrainConfig)
+    assert {"QPLEXConfig", "WQMixConfig", "QMixConfig"} <= checked
+    assert "mixer.kind" in valid_keys(TrainConfig)

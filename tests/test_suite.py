@@ -20,9 +20,9 @@ def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
 
 def resolve(algo, env, overrides):
     """Stand-in for qmixbench.algos.resolve_config without env defaults."""
-    from qmixbench.config import MixerConfig, TrainConfig, apply_overrides
+    from qmixbench.algos import resolve_config
 
-    return apply_overrides(TrainConfig(mixer=MixerConfig(kind={"iql": "none"}.get(algo, algo))), overrides)
+    return resolve_config(algo, overrides)  # env=None: no env defaults
 
 
 FULL = """

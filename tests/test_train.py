@@ -55,7 +55,7 @@ def test_smoke_every_algorithm(tmp_path, algo):
     assert list(rows[0]) == list(METRIC_COLUMNS)
     assert summary["env_steps"] == 96 and summary["eval_return_mean"] in (7.0, 8.0, 0.0, 1.0)
     record = read_json(run / "config.json")
-    assert record["config"]["mixer"]["kind"] == ALGORITHMS[algo].kind
+    assert record["config"]["mixer"]["kind"] == algo
     assert record["config"]["updates_per_episode"] == 1.0
     assert record["env_defaults"] == ENV_DEFAULTS["matrix/two-step-v0"]
     assert len(record["env_info"]["agent_ids"]) == 2 and record["provenance"]["device"] == "cpu"
@@ -165,12 +165,17 @@ def test_nan_loss_fails_the_run_with_a_clear_error(tmp_path, monkeypatch):
 
 def test_resolve_config_layers_and_errors():
     cfg = resolve_config("iql", {"lr": "1e-3"}, env="matrix")
-    assert cfg.mixer.kind == "none" and cfg.lr == 1e-3
+    assert cfg.mixer.kind == "iql" and cfg.lr == 1e-3
     assert cfg.total_env_steps == ENV_DEFAULTS["matrix/two-step-v0"]["total_env_steps"]
     assert resolve_config("qmix", {"total_env_steps": 7}, env="matrix/two-step-v0").total_env_steps == 7
     assert resolve_config("qmix").total_env_steps == 100_000
-    with pytest.raises(ConfigError, match="valid: qmix, vdn, iql"):
+    with pytest.raises(ConfigError, match="valid: qmix, vdn, iql, cw-qmix, ow-qmix, qplex"):
         resolve_config("coma")
+    # A mixer field applies to the presets whose mixer has it; one that no mixer has is an error.
+    assert resolve_config("qmix", {"mixer.embed_dim": 8}).mixer.embed_dim == 8
+    assert resolve_config("vdn", {"mixer.embed_dim": 8}).mixer.kind == "vdn"
+    with pytest.raises(ConfigError, match="unknown config key 'mixer.embedding'"):
+        resolve_config("vdn", {"mixer.embedding": 8})
     # Presets differ only in the mixer.
     a, b = resolve_config("qmix", env="matrix/climbing-v0"), resolve_config("iql", env="matrix/climbing-v0")
     assert a.__class__(**{**vars(a), "mixer": b.mixer}) == b
@@ -195,3 +200,20 @@ def test_qmix_solves_default_multigrid_task(tmp_path):
     spec = RunSpec("multigrid", "qmix", 0, resolve_config("qmix", env="multigrid"))
     summary = train(spec, tmp_path, progress=False)
     assert summary["eval_success_rate"] >= 0.9, summary
+
+
+def test_a_new_mixer_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
+    """DEVELOPERS.md's recipe: a module with a config and a Mixer, one MIXERS line; then it is an algorithm."""
+    from qmixbench.algos.mixers import MIXERS, MixerRef
+
+    monkeypatch.setitem(MIXERS, "toy", MixerRef("_toy_mixer:ScaledSumMixer", "a learned scale times the sum"))
+    toy = {k: v for k, v in TOY.items() if not k.startswith("mixer.")}
+    cfg = resolve_config("toy", {**toy, "mixer.init_scale": "2.5"}, env="matrix/two-step-v0")
+    summary = train(RunSpec("matrix/two-step-v0", "toy", 0, cfg), tmp_path, progress=False)
+    run = Path(summary["run_dir"])
+    assert read_status(run)["status"] == "done"
+    assert read_json(run / "config.json")["config"]["mixer"] == {"kind": "toy", "init_scale": 2.5}
+    scale = torch.load(run / "checkpoint.pt", weights_only=True)["learner"]["mixer"]["scale"]
+    assert scale != 2.5, "the learner trained the new mixer's parameter"
+    with pytest.raises(ConfigError, match="mixer.init_scale must be > 0"):
+        resolve_config("toy", {"mixer.init_scale": 0})

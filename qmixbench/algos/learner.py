@@ -1,4 +1,5 @@
-"""QLearner: the one TD learner behind QMIX, VDN and IQL, which differ only in the mixer.
+"""QLearner: the one TD learner behind every preset (QMIX, VDN, IQL, Weighted QMIX, QPLEX), which
+differ only in the mixer (``qmixbench.algos.mixers``) and, through the mixer's loss hook, in the loss.
 
 References:
     * QMIX: Rashid et al. 2018, ICML (Algorithm 1, Section 4); the PyMARL ``QLearner``.
@@ -14,8 +15,9 @@ Implementation details:
     * Target: y_t = r_t + γ (1 - terminated_t) Q_tot^target(s_{t+1}, argmax_a Q^online(τ_{t+1}, a)),
       with unavailable actions masked to -inf before the argmax. Truncated episodes have
       terminated = 0 at their last step and bootstrap from the stored last observation.
-    * Loss: MSE between Q_tot and y over real (unpadded) steps only: Σ mask (Q_tot - y)² / Σ mask.
-      IQL (no mixer): the same loss on each agent's own Q with the team reward, over live agents.
+    * Loss: the mixer's ``td_loss`` (``qmixbench.algos.mixers.base``); by default the MSE between Q_tot
+      and y over real (unpadded) steps only: Σ mask (Q_tot - y)² / Σ mask. IQL: the same loss on each
+      agent's own Q with the team reward, over live agents, its target stopping at the agent's exit.
     * Dead agents (alive = 0) contribute Q = 0 to the mixer, on both sides of the TD target, and no IQL
       loss terms; their actions are ignored.
     * TD(λ) (``td_lambda`` > 0): the λ-return of the double-Q target values, computed backwards over
@@ -47,8 +49,10 @@ import torch
 from torch import nn
 
 from qmixbench.algos.exploration import masked_greedy
+from qmixbench.algos.mixers.base import Mixer, TDContext
 from qmixbench.algos.networks import AgentNetwork, build_inputs, unroll_pair
 from qmixbench.buffer import EpisodeBatch
+from qmixbench.config import TrainConfig
 
 
 class DivergenceError(FloatingPointError):
@@ -109,56 +113,31 @@ def flatten_parameters(params: list[torch.Tensor], with_grad: bool) -> torch.Ten
 
 
 class QLearner:
-    """Trains a shared agent network (and a mixer) from sampled episode batches; see the module docstring."""
+    """Trains a shared agent network and a mixer from sampled episode batches; see the module docstring."""
 
-    def __init__(
-        self,
-        agent: AgentNetwork,
-        mixer: nn.Module | None,
-        *,
-        n_actions: int,
-        gamma: float = 0.99,
-        lr: float = 5e-4,
-        grad_clip: float = 10.0,
-        double_q: bool = True,
-        target_update_interval: int = 200,
-        target_tau: float = 0.0,
-        td_lambda: float = 0.0,
-        standardise_rewards: bool = False,
-        obs_agent_id: bool = True,
-        obs_last_action: bool = False,
-    ) -> None:
+    def __init__(self, agent: AgentNetwork, mixer: Mixer, config: TrainConfig, n_actions: int) -> None:
         """Build the learner; the networks are moved nowhere (place them on the device first).
 
         Args:
             agent: The online agent network.
-            mixer: QMixer, VDNMixer, or None (IQL).
+            mixer: The online mixer (:mod:`qmixbench.algos.mixers`); IQL's is the identity.
+            config: The run's config; the learner reads its learning fields (lr, gamma, grad_clip,
+                double_q, target updates, td_lambda, standardise_rewards, agent inputs).
             n_actions: A.
-            gamma: Discount.
-            lr: Adam learning rate.
-            grad_clip: Max global gradient norm.
-            double_q: Double-Q targets.
-            target_update_interval: Learner updates between hard target copies (when ``target_tau`` = 0).
-            target_tau: Polyak factor per update; 0 = hard copies.
-            td_lambda: λ of TD(λ) targets; 0 = one-step.
-            standardise_rewards: Divide rewards by their running std.
-            obs_agent_id: Agent inputs include the one-hot id.
-            obs_last_action: Agent inputs include the previous action.
         """
-        self.agent, self.mixer = agent, mixer
+        self.agent, self.mixer, self.config = agent, mixer, config
         self.target_agent = copy.deepcopy(agent).requires_grad_(False)
-        self.target_mixer = copy.deepcopy(mixer).requires_grad_(False) if mixer is not None else None
-        self.n_actions, self.gamma, self.grad_clip = n_actions, gamma, grad_clip
-        self.double_q, self.td_lambda, self.standardise_rewards = double_q, td_lambda, standardise_rewards
-        self.target_update_interval, self.target_tau = target_update_interval, target_tau
-        self.obs_agent_id, self.obs_last_action = obs_agent_id, obs_last_action
-        nets = [agent, *([mixer] if mixer is not None else [])]
-        targets = [self.target_agent, *([self.target_mixer] if self.target_mixer is not None else [])]
+        self.target_mixer = copy.deepcopy(mixer).requires_grad_(False)
+        self.n_actions = n_actions
         # One buffer for all trained parameters (and one for their gradients), one for the targets'.
-        self.flat_params = flatten_parameters([p for net in nets for p in net.parameters()], with_grad=True)
-        self.flat_target = flatten_parameters([p for net in targets for p in net.parameters()], with_grad=False)
+        self.flat_params = flatten_parameters([*agent.parameters(), *mixer.parameters()], with_grad=True)
+        self.flat_target = flatten_parameters(
+            [*self.target_agent.parameters(), *self.target_mixer.parameters()], with_grad=False
+        )
         fused = self.flat_params.device.type in ("cpu", "cuda")
-        self.optimizer = torch.optim.Adam([self.flat_params], lr=lr, fused=fused, foreach=None if fused else True)
+        self.optimizer = torch.optim.Adam(
+            [self.flat_params], lr=config.lr, fused=fused, foreach=None if fused else True
+        )
         self.reward_std = RunningStd()
         self.updates = 0
 
@@ -167,30 +146,51 @@ class QLearner:
     def _inputs(self, batch: EpisodeBatch) -> torch.Tensor:
         """Agent inputs, time-major and flattened over episodes and agents: (T+1, B*N, I)."""
         last = None
-        if self.obs_last_action:
+        if self.config.obs_last_action:
             last = torch.cat([torch.full_like(batch.actions[:, :1], -1), batch.actions], dim=1)  # (B, T+1, N)
             last = last.transpose(0, 1)  # (T+1, B, N)
         # Built time-major directly (build_inputs' cat writes its output contiguous): one copy, not two.
-        x = build_inputs(batch.obs.transpose(0, 1), last, self.n_actions, self.obs_agent_id)  # (T+1, B, N, I)
+        x = build_inputs(batch.obs.transpose(0, 1), last, self.n_actions, self.config.obs_agent_id)  # (T+1, B, N, I)
         t1, b, n, i = x.shape
         return x.reshape(t1, b * n, i)
 
-    def q_values(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Online Q (with grad) and target Q (no grad), both (B, T+1, N, A)."""
-        return self._q_pair(batch, target_from=0)
-
-    def _q_pair(self, batch: EpisodeBatch, target_from: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Online Q (B, T+1, N, A) and target Q of steps ``target_from``..T (B, T+1-target_from, N, A)."""
+    def context(self, batch: EpisodeBatch) -> TDContext:
+        """Run the agent networks on ``batch`` and prepare what the mixer's loss needs."""
         x = self._inputs(batch)
         b, t1, n = batch.obs.shape[:3]
-        q, q_target = unroll_pair(self.agent, self.target_agent, x, target_from)  # (T+1 or T, B*N, A)
+        q, q_target = unroll_pair(self.agent, self.target_agent, x, 1)  # (T+1, B*N, A), (T, B*N, A)
         assert q_target is not None
-        return q.view(t1, b, n, -1).transpose(0, 1), q_target.view(t1 - target_from, b, n, -1).transpose(0, 1)
+        q = q.view(t1, b, n, -1).transpose(0, 1)  # (B, T+1, N, A)
+        q_target_next = q_target.view(t1 - 1, b, n, -1).transpose(0, 1)  # (B, T, N, A)
+        with torch.no_grad():
+            chooser = q[:, 1:].detach() if self.config.double_q else q_target_next
+            a_next = masked_greedy(chooser, batch.avail[:, 1:])  # (B, T, N)
+            reward = batch.reward  # (B, T)
+            if self.config.standardise_rewards:
+                self.reward_std.update(reward[batch.filled.bool()])
+                reward = reward / self.reward_std.std
+        return TDContext(batch, x, q, q_target_next, a_next, lambda v: self.returns(batch, reward, v))
+
+    def returns(self, batch: EpisodeBatch, reward: torch.Tensor, v_next: torch.Tensor) -> torch.Tensor:
+        """TD targets from bootstrap values ``v_next``: (B, T) team values, or (B, T, N) per agent.
+
+        One-step: y_t = r_t + γ c_t V_{t+1}; with ``td_lambda`` > 0 the λ-return. The continuation
+        factor c_t is 1 - terminated_t, and per agent also alive_{t+1}: an agent's exit ends its own
+        return (the one-step target already treats it as terminal; the λ-return must too, or it would
+        add team rewards earned after the agent left).
+        """
+        not_done = 1.0 - batch.terminated  # (B, T)
+        if v_next.dim() == 3:
+            reward = reward.unsqueeze(-1)  # (B, T, 1)
+            not_done = not_done.unsqueeze(-1) * batch.alive[:, 1:]  # (B, T, N)
+        if self.config.td_lambda > 0.0:
+            return self._lambda_returns(reward, not_done, v_next, batch.filled)
+        return reward + self.config.gamma * not_done * v_next
 
     def td_targets(
         self, batch: EpisodeBatch, q: torch.Tensor, q_target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """TD targets and the mask of the terms that enter the loss (no grad).
+        """TD targets and loss mask of the default (QMIX/VDN/IQL) loss, from given agent Qs (no grad).
 
         Args:
             batch: The batch.
@@ -201,65 +201,34 @@ class QLearner:
             targets: (B, T) for a mixer, (B, T, N) for IQL.
             mask: same shape; 1 where a real step (and, for IQL, a live agent) contributes.
         """
-        return self._td_targets(batch, q, q_target[:, 1:])
-
-    def _td_targets(
-        self, batch: EpisodeBatch, q: torch.Tensor, q_target_next: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`td_targets` from the target Q of steps 1..T only, ``q_target_next`` (B, T, N, A)."""
         with torch.no_grad():
-            avail_next = batch.avail[:, 1:]  # (B, T, N, A)
-            chooser = q[:, 1:].detach() if self.double_q else q_target_next
-            a_next = masked_greedy(chooser, avail_next)  # (B, T, N)
-            q_next = q_target_next.gather(-1, a_next.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
-            q_next = q_next * batch.alive[:, 1:]  # agents gone after t contribute nothing
-            reward = batch.reward  # (B, T)
-            if self.standardise_rewards:
-                self.reward_std.update(reward[batch.filled.bool()])
-                reward = reward / self.reward_std.std
-            if self.target_mixer is not None:
-                v_next = self.target_mixer(q_next, batch.state[:, 1:])  # (B, T)
-                mask = batch.filled
-            else:
-                v_next = q_next  # (B, T, N)
-                reward = reward.unsqueeze(-1)
-                mask = batch.filled.unsqueeze(-1) * batch.alive[:, :-1]  # (B, T, N)
-            not_done = 1.0 - batch.terminated
-            if self.mixer is None:
-                not_done = not_done.unsqueeze(-1)
-            if self.td_lambda > 0.0:
-                targets = self._lambda_returns(reward, not_done, v_next, batch.filled)
-            else:
-                targets = reward + self.gamma * not_done * v_next
-        return targets, mask
+            chooser = q[:, 1:] if self.config.double_q else q_target[:, 1:]
+            a_next = masked_greedy(chooser, batch.avail[:, 1:])
+            reward = batch.reward / self.reward_std.std if self.config.standardise_rewards else batch.reward
+            ctx = TDContext(batch, torch.empty(0), q, q_target[:, 1:], a_next, lambda v: self.returns(batch, reward, v))
+            targets = ctx.returns(self.target_mixer.bootstrap(ctx.bootstrap()))
+        return targets, ctx.mask(self.mixer.per_agent)
 
     def _lambda_returns(
         self, reward: torch.Tensor, not_done: torch.Tensor, v_next: torch.Tensor, filled: torch.Tensor
     ) -> torch.Tensor:
-        """λ-returns G_t = r_t + γ(1-d_t)[(1-λ) V_{t+1} + λ G_{t+1}], G past the episode's end = V."""
-        lam, t_len = self.td_lambda, reward.shape[1]
+        """λ-returns G_t = r_t + γ c_t [(1-λ) V_{t+1} + λ G_{t+1}], G past the episode's end = V."""
+        lam, gamma, t_len = self.config.td_lambda, self.config.gamma, reward.shape[1]
         has_next = filled[:, 1:]  # (B, T-1): step t+1 is real
-        if reward.dim() == 3:
+        if v_next.dim() == 3:
             has_next = has_next.unsqueeze(-1)
         out = torch.empty_like(v_next)  # (B, T) with a mixer, (B, T, N) for IQL (reward (B, T, 1) broadcasts)
-        g = reward[:, -1] + self.gamma * not_done[:, -1] * v_next[:, -1]
+        g = reward[:, -1] + gamma * not_done[:, -1] * v_next[:, -1]
         out[:, -1] = g
         for t in range(t_len - 2, -1, -1):
             g_next = has_next[:, t] * g + (1 - has_next[:, t]) * v_next[:, t]
-            g = reward[:, t] + self.gamma * not_done[:, t] * ((1 - lam) * v_next[:, t] + lam * g_next)
+            g = reward[:, t] + gamma * not_done[:, t] * ((1 - lam) * v_next[:, t] + lam * g_next)
             out[:, t] = g
         return out
 
     def loss(self, batch: EpisodeBatch) -> torch.Tensor:
-        """Masked TD loss of one batch (scalar, with grad)."""
-        q, q_target_next = self._q_pair(batch, target_from=1)
-        targets, mask = self._td_targets(batch, q, q_target_next)
-        q_taken = q[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
-        if self.mixer is not None:
-            q_taken = q_taken * batch.alive[:, :-1]
-            q_taken = self.mixer(q_taken, batch.state[:, :-1])  # (B, T)
-        err = (q_taken - targets) * mask
-        return (err * err).sum() / mask.sum().clamp(min=1.0)
+        """The mixer's TD loss of one batch (scalar, with grad)."""
+        return self.mixer.td_loss(self.context(batch), self.target_mixer)
 
     def update(self, batch: EpisodeBatch) -> float:
         """One gradient step on ``batch``; returns the TD loss.
@@ -281,7 +250,7 @@ class QLearner:
         # clip_grad_norm_'s rule (scale by max_norm / (norm + 1e-6), capped at 1) on the one gradient
         # buffer, in three tensor ops instead of its per-device grouping machinery.
         norm = torch.linalg.vector_norm(grad)
-        grad.mul_(torch.clamp(self.grad_clip / (norm + 1e-6), max=1.0))
+        grad.mul_(torch.clamp(self.config.grad_clip / (norm + 1e-6), max=1.0))
         self.optimizer.step()
         self.updates += 1
         self._update_targets()
@@ -289,9 +258,9 @@ class QLearner:
 
     @torch.no_grad()
     def _update_targets(self) -> None:
-        if self.target_tau > 0.0:
-            self.flat_target.lerp_(self.flat_params, self.target_tau)
-        elif self.updates % self.target_update_interval == 0:
+        if self.config.target_tau > 0.0:
+            self.flat_target.lerp_(self.flat_params, self.config.target_tau)
+        elif self.updates % self.config.target_update_interval == 0:
             self.flat_target.copy_(self.flat_params)
 
     # -- checkpointing ----------------------------------------------------------------------------
@@ -299,9 +268,9 @@ class QLearner:
     def state_dict(self) -> dict[str, object]:
         return {
             "agent": self.agent.state_dict(),
-            "mixer": self.mixer.state_dict() if self.mixer is not None else None,
+            "mixer": self.mixer.state_dict(),
             "target_agent": self.target_agent.state_dict(),
-            "target_mixer": self.target_mixer.state_dict() if self.target_mixer is not None else None,
+            "target_mixer": self.target_mixer.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "reward_std": self.reward_std.state_dict(),
             "updates": self.updates,
@@ -310,9 +279,8 @@ class QLearner:
     def load_state_dict(self, data: dict[str, object]) -> None:
         self.agent.load_state_dict(data["agent"])  # type: ignore[arg-type]
         self.target_agent.load_state_dict(data["target_agent"])  # type: ignore[arg-type]
-        if self.mixer is not None and self.target_mixer is not None:
-            self.mixer.load_state_dict(data["mixer"])  # type: ignore[arg-type]
-            self.target_mixer.load_state_dict(data["target_mixer"])  # type: ignore[arg-type]
+        self.mixer.load_state_dict(data["mixer"] or {})  # type: ignore[arg-type]
+        self.target_mixer.load_state_dict(data["target_mixer"] or {})  # type: ignore[arg-type]
         self.optimizer.load_state_dict(data["optimizer"])  # type: ignore[arg-type]
         self.reward_std.load_state_dict(data["reward_std"])  # type: ignore[arg-type]
         self.updates = int(data["updates"])  # type: ignore[call-overload]

@@ -53,9 +53,12 @@ def explain(run_dir: Path) -> str:
 
     from qmixbench.adapter import make_adapter
     from qmixbench.algos.mixers import build_mixer
+    from qmixbench.algos.mixers.base import MixerInput
     from qmixbench.algos.networks import build_inputs
+    from qmixbench.config import TrainConfig, from_dict
     from qmixbench.evaluate import load_agent
     from qmixbench.recorder import read_json
+    from qmixbench.train import mixer_shape
 
     for name in ("config.json", "agent.pt", "checkpoint.pt"):
         if not (run_dir / name).exists():
@@ -66,14 +69,10 @@ def explain(run_dir: Path) -> str:
     nodes = _nodes(getattr(adapter.env, "unwrapped", adapter.env), float(cfg["gamma"]))
     agent, meta = load_agent(run_dir / "agent.pt")
     info = adapter.info
-    m = cfg["mixer"]
-    mixer = build_mixer(
-        m["kind"], info.n_agents, info.state_dim, m["embed_dim"], m["hypernet_layers"], m["hypernet_embed"]
-    )
-    if mixer is not None:
-        ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-        if ckpt["learner"]["mixer"]:
-            mixer.load_state_dict(ckpt["learner"]["mixer"])
+    config: TrainConfig = from_dict(TrainConfig, cfg)
+    mixer = build_mixer(config.mixer, mixer_shape(info, meta["network"]["input_dim"], config))
+    ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    mixer.load_state_dict(ckpt["learner"]["mixer"] or {})
     a = info.n_actions
     lines = [
         f"{run['algo']} on {run['env']} (seed {run['seed']}): learned values beside the true ones",
@@ -96,10 +95,19 @@ def explain(run_dir: Path) -> str:
             )
             q = agent.unroll(x)[-1]  # (N, A): each agent's Q at this state
             lines.append(f"== {name} ==")
-            if mixer is not None:
-                grid = torch.stack(torch.meshgrid(q[0], q[1], indexing="ij"), -1)  # (A, A, N)
-                q_tot = mixer(grid, torch.as_tensor(state).expand(a, a, -1)).numpy()
-                lines += _table(f"learned Q_tot ({m['kind']})", q_tot)
+            if not mixer.per_agent:
+                joint_actions = torch.stack(torch.meshgrid(torch.arange(a), torch.arange(a), indexing="ij"), -1)
+                q_grid = torch.stack(torch.meshgrid(q[0], q[1], indexing="ij"), -1)  # (A, A, N)
+                q_all = q.expand(a, a, -1, -1)  # (A, A, N, A)
+                inputs = MixerInput(
+                    q_grid,
+                    torch.as_tensor(state).expand(a, a, -1),
+                    q_all,
+                    joint_actions,  # (A, A, N)
+                    torch.ones_like(q_all, dtype=torch.bool),
+                    torch.ones_like(q_grid),
+                )
+                lines += _table(f"learned Q_tot ({config.mixer.kind})", mixer.mix(inputs).numpy())
             else:
                 lines.append("learned Q_tot: none (IQL has no mixer; each agent learns its own Q)")
         lines += _table(f"true values ({what})", np.asarray(true))

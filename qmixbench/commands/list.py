@@ -67,15 +67,13 @@ def _algos() -> str:
     import pandas as pd
 
     from qmixbench.algos import ALGORITHMS
-    from qmixbench.config import to_dict
     from qmixbench.report import format_table
 
-    rows = [
-        {"algo": name, **{f"mixer.{k}": v for k, v in to_dict(mixer).items()}} for name, mixer in ALGORITHMS.items()
-    ]
+    rows = [{"algo": name, "mixer": ref.target, "summary": ref.summary} for name, ref in ALGORITHMS.items()]
     return (
         format_table(pd.DataFrame(rows))
-        + "\n\nPresets differ only in the mixer; every other TrainConfig default is shared."
+        + "\n\nPresets differ only in the mixer (mixer.kind = the algo's name, and that mixer's own"
+        " mixer.* settings); every other TrainConfig default is shared. Mixer settings: docs/algorithms.md."
     )
 
 

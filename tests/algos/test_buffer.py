@@ -11,7 +11,7 @@ def _episode(length: int, marker: float, n=2, o=3, s=4, a=2):
     state = np.full((length + 1, s), marker, np.float32)
     avail = np.ones((length + 1, n, a), bool)
     alive = np.ones((length + 1, n), bool)
-    alive[length] = False  # as the adapter reports: nobody left after the last step
+    alive[length] = True  # the rollout's bootstrap mask at index L: both agents were truncated
     actions = np.ones((length, n), np.int64)
     reward = np.full(length, marker, np.float32)
     return obs, state, avail, alive, actions, reward
@@ -32,13 +32,18 @@ def test_wrap_around_keeps_the_newest_episodes():
     assert batch.terminated.tolist() == [[1, 0, 0], [0, 0, 1]]
 
 
-def test_truncated_episode_bootstraps_from_live_agents():
-    buf = EpisodeReplayBuffer(capacity=2, max_len=4, n_agents=2, obs_dim=3, state_dim=4, n_actions=2)
+def test_truncated_episode_bootstraps_from_the_reported_agents():
+    buf = EpisodeReplayBuffer(capacity=3, max_len=4, n_agents=2, obs_dim=3, state_dim=4, n_actions=2)
     buf.add(*_episode(2, 1.0), length=2, terminated=False)
     buf.add(*_episode(2, 2.0), length=2, terminated=True)
-    b = buf.gather(torch.tensor([0, 1]))
-    assert b.terminated.tolist() == [[0, 0], [0, 1]]
+    mixed = _episode(2, 3.0)
+    mixed[3][1] = [True, True]  # both acted at the last step...
+    mixed[3][2] = [True, False]  # ...agent 1 was terminated on it, agent 0 truncated: only 0 bootstraps
+    buf.add(*mixed, length=2, terminated=False)
+    b = buf.gather(torch.tensor([0, 1, 2]))
+    assert b.terminated.tolist() == [[0, 0], [0, 1], [0, 0]]
     assert b.alive[0, 2].all() and not b.alive[1, 2].any()
+    assert b.alive[2, 2].tolist() == [True, False], "index L is the env's bootstrap mask, not a copy of L-1"
 
 
 def test_grows_when_no_episode_limit_and_round_trips():

@@ -10,10 +10,14 @@ Two episodes, two agents, two actions, γ = 0.5, a VDN mixer (so Q_tot is a sum 
 
 import torch
 
+from qmixbench.algos import resolve_config
 from qmixbench.algos.learner import QLearner
-from qmixbench.algos.mixers import VDNMixer
+from qmixbench.algos.mixers.independent import IndependentMixer
+from qmixbench.algos.mixers.qmix import QMixer
+from qmixbench.algos.mixers.vdn import VDNMixer
 from qmixbench.algos.networks import AgentNetwork
 from qmixbench.buffer import EpisodeBatch
+from qmixbench.config import apply_overrides
 
 torch.set_num_threads(1)
 GAMMA = 0.5
@@ -51,7 +55,9 @@ def _q_tables() -> tuple[torch.Tensor, torch.Tensor]:
 
 def _learner(mixer, double_q=True, td_lambda=0.0) -> QLearner:
     agent = AgentNetwork(3 + 2, 2, hidden_dim=4)
-    return QLearner(agent, mixer, n_actions=2, gamma=GAMMA, double_q=double_q, td_lambda=td_lambda)
+    algo = "iql" if mixer is None else "vdn"
+    config = resolve_config(algo, {"gamma": GAMMA, "double_q": double_q, "td_lambda": td_lambda})
+    return QLearner(agent, mixer if mixer is not None else IndependentMixer(), config, n_actions=2)
 
 
 def test_td_target_by_hand_vdn_double_q():
@@ -111,6 +117,25 @@ def test_td_lambda_targets_by_hand_iql_per_agent():
     torch.testing.assert_close(targets[1, 0], torch.tensor([3.0 + GAMMA * 7.0, 3.0 + GAMMA * 9.0]))
 
 
+def test_td_lambda_iql_return_stops_at_the_agents_exit():
+    """An agent that left stops its own λ-return: no team reward earned after its exit enters it.
+
+    Episode 0: agent 1 acts at t=0 and leaves (alive[0, 1, 1] = 0); agent 0 goes on and the episode
+    terminates after t=1. Agent 1's target at t=0 is its reward alone (its exit is terminal for it),
+    in the λ-return as in the one-step target; agent 0's follows the whole episode.
+    """
+    q, q_target = _q_tables()
+    lam = 0.5
+    batch = _batch()
+    batch.alive[0, 1, 1] = False
+    one_step, _ = _learner(None).td_targets(batch, q, q_target)
+    targets, mask = _learner(None, td_lambda=lam).td_targets(batch, q, q_target)
+    assert one_step[0, 0, 1] == 1.0
+    assert targets[0, 0, 1] == 1.0, "the team reward of t=1 was earned after agent 1 left"
+    torch.testing.assert_close(targets[0, 0, 0], torch.tensor(1.0 + GAMMA * ((1 - lam) * 10.0 + lam * 2.0)))
+    assert mask[0, 1].tolist() == [1.0, 0.0]
+
+
 def test_loss_ignores_padding_and_dead_agents():
     torch.manual_seed(0)
     learner = _learner(VDNMixer())
@@ -144,14 +169,13 @@ def test_flat_parameters_update_equals_per_parameter_adam_and_clipping():
     """The learner's one-buffer Adam and clipping give the same parameters as torch's per-parameter path."""
     import copy
 
-    from qmixbench.algos.mixers import QMixer
-
     torch.manual_seed(0)
     agent, mixer = AgentNetwork(6 + 3, 4, hidden_dim=8, kind="mlp"), QMixer(3, 10, embed_dim=4, hypernet_embed=8)
     ref_agent, ref_mixer = copy.deepcopy(agent), copy.deepcopy(mixer)
     clip, lr = 0.05, 1e-2  # a clip this small is active on every update (checked below)
-    learner = QLearner(agent, mixer, n_actions=4, lr=lr, grad_clip=clip, target_update_interval=2)
-    ref = QLearner(ref_agent, ref_mixer, n_actions=4, lr=lr, grad_clip=clip, target_update_interval=2)
+    config = apply_overrides(resolve_config("qmix"), {"lr": lr, "grad_clip": clip, "target_update_interval": 2})
+    learner = QLearner(agent, mixer, config, n_actions=4)
+    ref = QLearner(ref_agent, ref_mixer, config, n_actions=4)
     ref_params = [*ref_agent.parameters(), *ref_mixer.parameters()]
     for p in ref_params:
         p.grad = None  # plain per-parameter gradients, as torch's own path has them

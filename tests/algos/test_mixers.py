@@ -2,7 +2,8 @@
 
 import torch
 
-from qmixbench.algos.mixers import QMixer, VDNMixer
+from qmixbench.algos.mixers.qmix import QMixer
+from qmixbench.algos.mixers.vdn import VDNMixer
 
 torch.set_num_threads(1)
 

@@ -32,7 +32,7 @@ Termination vs truncation (the learner bootstraps from a truncated step and not 
   ``max_inactivity_steps`` (steps without a delivery), both time limits, so every end is a truncation.
 * mpe2 and pursuit report the time limit as truncation already; where a terminal state (all evaders
   caught; spread's ``terminate_on_success``) falls on the last allowed step, these wrappers report a
-  termination (upstream reports a truncation).
+  truncation, as upstream does.
 """
 
 from __future__ import annotations

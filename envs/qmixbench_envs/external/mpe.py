@@ -102,8 +102,9 @@ class MPEParallelEnv(ParallelEnv):
             raw.current_actions[self._index[agent]] = action
         raw._execute_world_step()
         raw.steps += 1
-        terminated = bool(raw.scenario.is_terminal(raw.world))
-        truncated = not terminated and raw.steps >= raw.max_cycles
+        # mpe2's rule: the last allowed step is a truncation, even when the scenario is terminal on it.
+        truncated = raw.steps >= raw.max_cycles
+        terminated = not truncated and bool(raw.scenario.is_terminal(raw.world))
         agents = self.agents
         obs = self._last_obs = {agent: raw.observe(agent) for agent in self.possible_agents}
         rewards = {agent: float(raw.rewards[agent]) for agent in agents}

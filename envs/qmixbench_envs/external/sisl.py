@@ -16,8 +16,8 @@ Terminated when every evader is caught; truncated at ``max_cycles`` (500) steps.
 :class:`PursuitParallelEnv` drives PettingZoo's own game object (``pursuit_base.Pursuit``) the way
 the AEC env does, one pursuer move after another with the evaders moving after the last, and its
 rewards equal ``pursuit_v5.parallel_env()``'s: the sum, over the pursuers' sub-steps, of the game's
-reward vector after each one (tested step for step). Only the end flags differ at one corner: when
-all evaders are caught on the last allowed step this reports a termination, upstream a truncation.
+reward vector after each one (tested step for step), and so do its end flags: the last allowed step
+is a truncation even when the last evader is caught on it, as upstream.
 
 Version history: the id follows PettingZoo's pursuit_v5.
 """
@@ -92,8 +92,10 @@ class PursuitParallelEnv(ParallelEnv):
                 raise ValueError(f"action {action!r} of {agent} is outside {self._act_spaces[agent]}")
             game.step(int(action), i, i == n - 1)
             rewards += game.latest_reward_state
-        terminated = bool(game.is_terminal)
-        truncated = not terminated and game.frames >= game.max_cycles
+        # Upstream's rule: the last allowed step is a truncation even when every evader was just caught.
+        caught = bool(game.is_terminal)
+        truncated = game.frames >= game.max_cycles
+        terminated = caught and not truncated
         agents = self.agents
         obs = {agent: self._observe(i) for i, agent in enumerate(agents)}
         reward_dict = {agent: float(rewards[i]) for i, agent in enumerate(agents)}
@@ -101,7 +103,7 @@ class PursuitParallelEnv(ParallelEnv):
         if terminated or truncated:
             self.agents = []
             for info in infos.values():
-                info["success"] = terminated
+                info["success"] = caught
         return obs, reward_dict, dict.fromkeys(agents, terminated), dict.fromkeys(agents, truncated), infos
 
     def state(self) -> np.ndarray:

@@ -1,10 +1,7 @@
-"""Mixers that turn per-agent Q-values into Q_tot: QMIX's monotone hypernetwork mixer and VDN's sum.
+"""QMIX's monotone hypernetwork mixer.
 
-References:
-    * QMIX: Rashid et al. 2018, "QMIX: Monotonic Value Function Factorisation for Deep Multi-Agent
-      Reinforcement Learning", ICML, Section 4.
-    * VDN: Sunehag et al. 2018, "Value-Decomposition Networks for Cooperative Multi-Agent Learning",
-      AAMAS.
+Reference: Rashid et al. 2018, "QMIX: Monotonic Value Function Factorisation for Deep Multi-Agent
+Reinforcement Learning", ICML, Section 4.
 
 Implementation details:
     * QMixer: Q_tot = w2(s)ᵀ ELU(W1(s)ᵀ q + b1(s)) + V(s), with W1 (N, E) and w2 (E, 1) produced by
@@ -14,7 +11,6 @@ Implementation details:
       ``hypernet_embed`` units with ReLU; 1 makes them linear.
     * The first layers of the four hypernetworks read the same state, so they are one ``nn.Linear``
       (one matmul instead of four); this is the same function as four separate layers.
-    * VDNMixer: Q_tot = Σ_i Q_i; it has no parameters and ignores the state.
 
 Deviations from the paper:
     * None in the function computed. PyMARL's ``abs`` (not the paper's "absolute activation" variants)
@@ -23,15 +19,48 @@ Deviations from the paper:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from qmixbench.algos.mixers.base import Mixer, MixerInput, MixerShape
 from qmixbench.algos.networks import wide_linear
+from qmixbench.config import ConfigError, MixerConfig
 
 
-class QMixer(nn.Module):
+@dataclass(frozen=True)
+class QMixConfig(MixerConfig):
+    """QMIX's mixing network (defaults: EPyMARL's QMIX config)."""
+
+    kind: str = "qmix"
+    """``qmix``."""
+    embed_dim: int = 32
+    """Width E of the mixing layer."""
+    hypernet_layers: int = 2
+    """Layers in each weight hypernetwork: 1 (linear) or 2 (one hidden layer)."""
+    hypernet_embed: int = 64
+    """Hidden units of a 2-layer hypernetwork."""
+
+    def check(self) -> None:
+        check_positive(self, "embed_dim", "hypernet_embed")
+        if self.hypernet_layers not in (1, 2):
+            raise ConfigError(f"mixer.hypernet_layers must be 1 or 2, got {self.hypernet_layers}")
+
+
+def check_positive(config: MixerConfig, *names: str) -> None:
+    """Raise :class:`ConfigError` naming the first field of ``names`` that is not > 0."""
+    for name in names:
+        value = getattr(config, name)
+        if not value > 0:
+            raise ConfigError(f"mixer.{name} must be > 0, got {value}")
+
+
+class QMixer(Mixer):
     """QMIX's monotone mixing network; see the module docstring."""
+
+    config_class = QMixConfig
 
     def __init__(
         self, n_agents: int, state_dim: int, embed_dim: int = 32, hypernet_layers: int = 2, hypernet_embed: int = 64
@@ -77,23 +106,10 @@ class QMixer(nn.Module):
         q_tot = (hidden * w2).sum(-1).add_(v.squeeze(-1))  # (M,)
         return q_tot.view(lead)
 
+    @classmethod
+    def from_config(cls, config: MixerConfig, shape: MixerShape) -> QMixer:
+        assert isinstance(config, QMixConfig)
+        return cls(shape.n_agents, shape.state_dim, config.embed_dim, config.hypernet_layers, config.hypernet_embed)
 
-class VDNMixer(nn.Module):
-    """VDN: Q_tot is the sum of the agents' Q-values."""
-
-    def forward(self, q: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
-        """Mix: q (..., N) -> Q_tot (...); ``state`` is ignored."""
-        return q.sum(-1)
-
-
-def build_mixer(
-    kind: str, n_agents: int, state_dim: int, embed_dim: int = 32, hypernet_layers: int = 2, hypernet_embed: int = 64
-) -> nn.Module | None:
-    """The mixer for ``MixerConfig.kind``: ``qmix``, ``vdn`` or ``none`` (IQL: returns None)."""
-    if kind == "qmix":
-        return QMixer(n_agents, state_dim, embed_dim, hypernet_layers, hypernet_embed)
-    if kind == "vdn":
-        return VDNMixer()
-    if kind == "none":
-        return None
-    raise ValueError(f"unknown mixer kind {kind!r}; valid: qmix, vdn, none")
+    def mix(self, x: MixerInput) -> torch.Tensor:
+        return self(x.q, x.state)
