@@ -69,17 +69,18 @@ def test_process_executor_enforces_the_run_wall_clock_limit(tmp_path):
     assert outcomes[0].wall_time_s < 15
 
 
-def test_serial_executor_fails_a_hung_env_step_of_the_real_train(tmp_path):
+@pytest.mark.parametrize(("env", "call"), [("HangingStep", "env step"), ("HangingReset", "env reset")])
+def test_serial_executor_fails_a_hung_env_call_of_the_real_train(tmp_path, env, call):
     from qmixbench.algos import resolve_config
     from qmixbench.config import RunSpec
 
     config = resolve_config("iql", {"total_env_steps": 12, "n_envs": 2, "eval_episodes": 2, "batch_size": 2})
-    hung = RunSpec(env="_hostile_envs:HangingStep", algo="iql", seed=0, config=config)
+    hung = RunSpec(env=f"_hostile_envs:{env}", algo="iql", seed=0, config=config)
     start = time.monotonic()
     (outcome,) = benchmark.execute([hung], tmp_path, executor="serial", limits=Limits(step_timeout_s=0.5))
     assert time.monotonic() - start < 60
     assert outcome.status == "failed"
-    assert outcome.error == "HangError: env step did not return within 0.5 s (the --step-timeout limit)"
+    assert outcome.error == f"HangError: {call} did not return within 0.5 s (the --step-timeout limit)"
     status = read_status(run_dir(tmp_path, hung.env, "iql", 0))
     assert status["status"] == "failed" and "_hostile_envs.py" in status["traceback"]  # where it hung
 
@@ -121,3 +122,18 @@ def test_run_refuses_an_env_whose_construction_hangs_before_any_run(tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "env construction did not return within 0.5 s" in err[0]
     assert not any(tmp_path.iterdir()), "no run was started"
+
+
+def test_run_command_reports_the_hang_and_finishes_the_other_runs(tmp_path, capsys):
+    from qmixbench.cli import main
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        'envs = ["matrix/two-step-v0", "matrix/climbing-v0"]\nalgos = ["qmix"]\nseeds = [0]\n'
+        '[budget]\nenv_steps = 400\n[eval]\ninterval = 100\n[env."matrix/climbing-v0"]\nkwargs = { mode = "hang" }\n'
+    )
+    argv = ["run", "--suite", str(suite), "--out", str(tmp_path / "o"), "--workers", "2", "--train-fn", FAKE]
+    assert main([*argv, "--step-timeout", "0.5"]) == 1
+    captured = capsys.readouterr()
+    assert "1 of 2 runs failed" in captured.err and "env step did not return within 0.5 s" in captured.err
+    assert "matrix/two-step-v0" in captured.out  # the other run finished and is summarised
