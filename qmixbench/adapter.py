@@ -26,6 +26,15 @@ Correctness-critical decisions made here:
 * **State**: ``env.state()`` where implemented, else the concatenated (padded) observations, with one
   warning (``EnvInfo.state_source`` records which).
 * Only discrete action spaces are supported; continuous ones are refused with a clear error.
+* **Observations outside their dtype** are refused, never wrapped: an env whose integer observation
+  space (say ``Box(0, 255, dtype=uint8)``) emits 300 or -1 stops with :class:`EnvCompatibilityError`
+  naming the env, the agent and the value, since the replay buffer stores such observations in that
+  dtype and would train on 44 or 255 while the agent acted on 300. Only values that do not already
+  come in the space's dtype are checked, so envs that emit their declared dtype pay nothing.
+  Observations outside the space's declared *bounds* but inside its dtype are used as they are;
+  ``qmixbench run`` warns about them once per run (:func:`obs_bounds`).
+* **Watchdog**: every env call is recorded in ``qmixbench.watchdog.ENV_CALLS``, so a hung
+  ``reset()`` or ``step()`` can be stopped (see :mod:`qmixbench.watchdog`).
 
 How an env is named (registered id, ``module:factory`` entry point, ``?key=value`` arguments): see
 :mod:`qmixbench.entry_points`; :func:`build_env` builds it.
@@ -42,6 +51,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
 
 from qmixbench.entry_points import EnvSpecError, call_factory, load_factory, parse_env_string
+from qmixbench.watchdog import CONSTRUCTION, ENV_CALLS, RESET, STEP
 
 __all__ = [
     "EnvCompatibilityError",
@@ -53,6 +63,7 @@ __all__ = [
     "has_state",
     "make_adapter",
     "needs_padding",
+    "obs_bounds",
 ]
 
 log = logging.getLogger(__name__)
@@ -187,6 +198,9 @@ class ParallelEnvAdapter:
                 "qmixbench needs array observations (wrap the env with supersuit.flatten_v0 or a Box space)"
             )
         obs_dim = int(np.prod(obs_space.shape))
+        # Integer observation dtypes are checked against their range (see the module docstring).
+        self._obs_dtype = np.dtype(obs_space.dtype)
+        self._int_obs = self._obs_dtype.kind in "biu"
         declared = (getattr(env, "metadata", None) or {}).get("team_reward", "sum")
         self.team_reward = declared if team_reward == "auto" else team_reward
         n_actions = int(env.action_space(self.agents[0]).n)  # type: ignore[attr-defined]
@@ -258,6 +272,8 @@ class ParallelEnvAdapter:
             info = infos.get(agent)
             if info and "action_mask" in info:
                 mask = info["action_mask"]
+            if self._int_obs and getattr(value, "dtype", None) != self._obs_dtype:
+                self._check_obs_range(agent, value)
             obs_arr[i] = np.ravel(value)
             if mask is not None:
                 avail[i, : len(mask)] &= np.asarray(mask, bool)
@@ -269,6 +285,29 @@ class ParallelEnvAdapter:
             state = obs_arr.reshape(-1).copy()
         return obs_arr, state, avail
 
+    def _check_obs_range(self, agent: str, value: Any) -> None:
+        """Refuse an observation that the space's integer dtype cannot hold (it would be wrapped)."""
+        arr = np.asarray(value)
+        if arr.dtype.kind in "biu" and np.can_cast(arr.dtype, self._obs_dtype):
+            return
+        if self._obs_dtype.kind == "b":
+            lo, hi = 0, 1
+        else:
+            lo, hi = np.iinfo(self._obs_dtype).min, np.iinfo(self._obs_dtype).max
+        flat = np.ravel(arr)
+        if flat.dtype.kind not in "biuf":
+            return  # not numbers: the float32 conversion below raises its own error
+        bad = ~((flat >= lo) & (flat <= hi))
+        if flat.dtype.kind == "f":
+            bad |= flat != np.round(flat)  # NaN compares unequal and lands here too
+        if bad.any():
+            found = flat[bad.argmax()].item()
+            raise EnvCompatibilityError(
+                f"{self.env_id or type(self.env).__name__}: agent {agent!r} observed {found!r}, which its "
+                f"observation space's dtype {self._obs_dtype} cannot hold (integers in [{lo}, {hi}]); qmixbench "
+                "refuses to wrap or round it: return observations inside the space, or declare a wider dtype"
+            )
+
     @property
     def alive(self) -> np.ndarray:
         """(N,) bool: which agents act on the next step (all that ``reset`` returned, then those not finished)."""
@@ -276,9 +315,13 @@ class ParallelEnvAdapter:
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Reset; return obs (N, O) float32, state (S,) float32, avail (N, A) bool."""
-        obs, infos = self.env.reset(seed=seed)
-        self._alive = np.array([a in self.env.agents for a in self.agents], bool)
-        return self._arrays(obs, infos)
+        ENV_CALLS.begin(RESET)
+        try:
+            obs, infos = self.env.reset(seed=seed)
+            self._alive = np.array([a in self.env.agents for a in self.agents], bool)
+            return self._arrays(obs, infos)  # state() is the env's code too
+        finally:
+            ENV_CALLS.end()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool, bool, dict[str, Any]]:
         """Step with actions (N,) int; return obs, state, avail, team reward, terminated, truncated, info.
@@ -290,7 +333,12 @@ class ParallelEnvAdapter:
         env_agents = set(self.env.agents)
         live = [a for a in self.agents if a in env_agents]
         action_dict = {a: int(actions[self._index[a]]) for a in live}
-        obs, rewards, terms, truncs, infos = self.env.step(action_dict)
+        ENV_CALLS.begin(STEP)
+        try:
+            obs, rewards, terms, truncs, infos = self.env.step(action_dict)
+            obs_arr, state, avail = self._arrays(obs, infos)  # state() is the env's code too
+        finally:
+            ENV_CALLS.end()
         got = [float(rewards[a]) for a in live if a in rewards]
         if self.team_reward == "shared":
             reward = sum(got) / len(got) if got else 0.0
@@ -309,7 +357,6 @@ class ParallelEnvAdapter:
         successes = [infos[a]["success"] for a in live if "success" in infos.get(a, {})]
         if successes:
             info["success"] = bool(any(successes))
-        obs_arr, state, avail = self._arrays(obs, infos)
         return obs_arr, state, avail, reward, terminated, truncated, info
 
     def close(self) -> None:
@@ -340,4 +387,29 @@ def build_env(env: str, env_kwargs: dict[str, Any] | None = None) -> ParallelEnv
 
 def make_adapter(env: str, env_kwargs: dict[str, Any] | None = None, team_reward: str = "auto") -> ParallelEnvAdapter:
     """Build the env named ``env`` and wrap it in a :class:`ParallelEnvAdapter`."""
-    return ParallelEnvAdapter(build_env(env, env_kwargs), env_id=env, team_reward=team_reward)
+    with ENV_CALLS.watch(CONSTRUCTION):
+        built = build_env(env, env_kwargs)
+    return ParallelEnvAdapter(built, env_id=env, team_reward=team_reward)
+
+
+def obs_bounds(adapter: ParallelEnvAdapter) -> tuple[np.ndarray, np.ndarray] | None:
+    """The declared observation bounds as (N, O) float32 arrays (low, high), in the adapter's agent order;
+    None when no observation can leave them (unbounded, or bounds that are the dtype's own range)."""
+    lows, highs = [], []
+    for agent in adapter.agents:
+        space = _obs_array(adapter.env.observation_space(agent))
+        if not isinstance(space, spaces.Box):
+            return None
+        lows.append(np.broadcast_to(np.asarray(space.low, np.float64), space.shape).ravel())
+        highs.append(np.broadcast_to(np.asarray(space.high, np.float64), space.shape).ravel())
+    low, high = np.stack(lows), np.stack(highs)  # (N, O)
+    dtype = adapter._obs_dtype
+    if dtype.kind in "iu":
+        floor, ceil = float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)
+    elif dtype.kind == "b":
+        floor, ceil = 0.0, 1.0
+    else:
+        floor, ceil = -np.inf, np.inf
+    if np.all(low <= floor) and np.all(high >= ceil):
+        return None
+    return low.astype(np.float32), high.astype(np.float32)

@@ -17,6 +17,11 @@ Correctness-critical decisions made here:
   the others, which continues from the last checkpoint. Without it, an output directory that
   already holds one of the runs is refused rather than overwritten. A run directory is only reused
   for the same config (``job.json`` records it).
+* **Hangs.** A run longer than ``Limits.run_timeout_s`` or an env call (construction, ``reset()``,
+  ``step()``) longer than ``Limits.step_timeout_s`` fails with that reason; in the process pool the
+  worker is killed, whatever the env does (see :mod:`qmixbench.watchdog` for what each executor
+  guarantees). Before any run starts, :func:`check_envs` builds each distinct env and its arguments
+  once, so a bad argument fails the sweep once, up front, not every run.
 * **Threads.** Pool and Ray workers set ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` to 1 before torch
   loads, and ``train()`` sets ``torch.set_num_threads(config.torch_threads)`` (1 by default), so K
   workers use K cores.
@@ -28,9 +33,11 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import json
 import logging
 import multiprocessing as mp
 import multiprocessing.connection
+import numbers
 import os
 import socket
 import threading
@@ -43,6 +50,7 @@ from typing import Any
 
 from qmixbench.config import RunSpec, TrainConfig, spec_record, to_dict
 from qmixbench.recorder import atomic_write_json, read_json, read_status, run_dir
+from qmixbench.watchdog import ENV_CALLS, Limits, env_call_in, run_limits
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +127,42 @@ def algorithm_names() -> list[str]:
 
 
 def check_algos(names: Iterable[str]) -> list[str]:
+    """The algorithm names, checked and without repeats; an empty list is refused, not defaulted."""
     valid = algorithm_names()
     out = []
+    names = list(names)
+    if not names:
+        raise BenchmarkError(f"no algorithm given; valid: {', '.join(valid)}")
     for name in names:
         name = name.strip()
         if name not in valid:
             raise BenchmarkError(f"unknown algorithm {name!r}; valid: {', '.join(valid)}")
         if name not in out:
             out.append(name)
+    return out
+
+
+MAX_SEED = 2**32 - 1
+"""Largest seed: the range every seeding API takes (numpy's legacy ``np.random.seed`` among them)."""
+
+
+def check_seeds(seeds: Iterable[int]) -> list[int]:
+    """The seeds, checked: at least one, each an int in [0, MAX_SEED], none twice (a repeated seed
+    would train the same run directory twice at once).
+
+    Raises:
+        BenchmarkError: naming the bad seed and what is valid.
+    """
+    out: list[int] = []
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+            raise BenchmarkError(f"seed {seed!r} is not valid; seeds are integers in [0, {MAX_SEED}]")
+        seed = int(seed)
+        if seed in out:
+            raise BenchmarkError(f"seed {seed} is given twice; each seed names one run")
+        out.append(seed)
+    if not out:
+        raise BenchmarkError("no seed given; give at least one integer seed")
     return out
 
 
@@ -159,7 +195,11 @@ def expand(
         UnknownEnvError, BenchmarkError, ConfigError: with one line that lists what is valid.
     """
     resolve = resolve or default_resolve
+    seeds = check_seeds(seeds)
+    algos = check_algos(algos)
     env_ids = expand_envs(envs)
+    if not env_ids:
+        raise BenchmarkError("no env given; name at least one env id, family, glob or entry point")
     specs = []
     for env in env_ids:
         settings = suite.settings_for(env) if suite is not None else None
@@ -175,13 +215,38 @@ def expand(
                     RunSpec(
                         env=env,
                         algo=algo,
-                        seed=int(seed),
+                        seed=seed,
                         config=config,
                         env_kwargs=dict(settings.kwargs) if settings else {},
                         team_reward=settings.team_reward if settings else "auto",
                     )
                 )
     return specs
+
+
+def check_envs(specs: Sequence[RunSpec], limits: Limits | None = None) -> None:
+    """Build each distinct env of ``specs`` (with its arguments and team reward) once, in this process,
+    and close it: a bad argument, an env qmixbench cannot run or an env whose construction hangs
+    (``limits.step_timeout_s``) then fails the sweep once, before any run starts, not in every run.
+
+    Raises:
+        BenchmarkError: one line naming the env, its arguments and the error.
+    """
+    from qmixbench.adapter import make_adapter
+
+    construction = Limits(run_timeout_s=None, step_timeout_s=(limits or Limits()).step_timeout_s)
+    seen: set[tuple[str, str, str]] = set()
+    for spec in specs:
+        key = (spec.env, json.dumps(spec.env_kwargs, sort_keys=True, default=repr), spec.team_reward)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            with run_limits(construction):
+                make_adapter(spec.env, spec.env_kwargs, spec.team_reward).close()
+        except Exception as exc:  # whatever the env raises, the sweep stops here with one line
+            where = f"env {spec.env!r}" + (f" with kwargs {spec.env_kwargs}" if spec.env_kwargs else "")
+            raise BenchmarkError(f"{where} cannot be built: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
 
 
 # -- one job -----------------------------------------------------------------------------------
@@ -232,10 +297,16 @@ def _failed(spec: RunSpec, out: Path | str, error: str, tb: str, wall_time_s: fl
 
 
 def run_job(
-    spec: RunSpec, out: str, train_fn: str = DEFAULT_TRAIN, resume: bool = False, progress: bool = False
+    spec: RunSpec,
+    out: str,
+    train_fn: str = DEFAULT_TRAIN,
+    resume: bool = False,
+    progress: bool = False,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
     """Run one spec through ``train_fn`` and return a :class:`RunOutcome` as a dict; never raises on a
-    failed run (only on KeyboardInterrupt)."""
+    failed run (only on KeyboardInterrupt). ``limits`` are enforced in this process (best effort, see
+    :mod:`qmixbench.watchdog`); the process pool enforces them from the parent instead."""
     directory = run_dir(out, spec.env, spec.algo, spec.seed)
     directory.mkdir(parents=True, exist_ok=True)
     resume = resume and (directory / "checkpoint.pt").exists()  # nothing to continue from: start afresh
@@ -246,7 +317,8 @@ def run_job(
     start = time.perf_counter()
     outcome = {"env": spec.env, "algo": spec.algo, "seed": spec.seed, "run_dir": str(directory)}
     try:
-        load_function(train_fn)(spec, out, resume=resume, progress=progress)
+        with run_limits(limits):
+            load_function(train_fn)(spec, out, resume=resume, progress=progress)
     except Exception as exc:  # crash isolation: any failure of one run is recorded, never propagated
         tb = traceback.format_exc()
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -269,9 +341,18 @@ def _watch_parent(parent: int) -> None:
 
 
 def _child_main(
-    conn: Any, parent: int, log_level: int, spec: RunSpec, out: str, train_fn: str, resume: bool, progress: bool
+    conn: Any,
+    parent: int,
+    log_level: int,
+    spec: RunSpec,
+    out: str,
+    train_fn: str,
+    resume: bool,
+    progress: bool,
+    env_calls: Any,
 ) -> None:
     os.environ.update(THREAD_ENV)
+    ENV_CALLS.share(env_calls)  # the parent's watchdog reads this worker's env calls
     logging.basicConfig(level=log_level, format=f"%(levelname)s [{spec.algo} {spec.env} seed {spec.seed}] %(message)s")
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     try:
@@ -281,11 +362,18 @@ def _child_main(
 
 
 def _run_processes(
-    jobs: list[RunSpec], out: str, train_fn: str, resume: bool, workers: int, report: Callable[[dict[str, Any]], None]
+    jobs: list[RunSpec],
+    out: str,
+    train_fn: str,
+    resume: bool,
+    workers: int,
+    report: Callable[[dict[str, Any]], None],
+    limits: Limits,
 ) -> None:
     ctx = mp.get_context("spawn")  # fresh interpreters: no forked torch/OpenMP state, same on every OS
     pending = list(reversed(jobs))
-    active: dict[Any, tuple[Any, Any, RunSpec, float]] = {}  # sentinel -> (process, conn, spec, start)
+    # sentinel -> (process, conn, spec, start (time.monotonic), the worker's env-call record)
+    active: dict[Any, tuple[Any, Any, RunSpec, float, Any]] = {}
     results: dict[Any, dict[str, Any]] = {}
     progress = workers == 1  # one bar at a time is readable; K interleaved bars are not
     try:
@@ -293,6 +381,7 @@ def _run_processes(
             while pending and len(active) < workers:
                 spec = pending.pop()
                 recv, send = ctx.Pipe(duplex=False)
+                env_calls = ctx.RawArray("d", 2)
                 proc = ctx.Process(
                     target=_child_main,
                     args=(
@@ -304,15 +393,16 @@ def _run_processes(
                         train_fn,
                         resume,
                         progress,
+                        env_calls,
                     ),
                     daemon=False,
                 )
                 proc.start()
                 send.close()
-                active[proc.sentinel] = (proc, recv, spec, time.perf_counter())
+                active[proc.sentinel] = (proc, recv, spec, time.monotonic(), env_calls)
             waitables = list(active) + [entry[1] for entry in active.values()]
-            for ready in multiprocessing.connection.wait(waitables, timeout=5.0):
-                for sentinel, (proc, recv, spec, start) in list(active.items()):
+            for ready in multiprocessing.connection.wait(waitables, timeout=min(5.0, limits.poll_period())):
+                for sentinel, (proc, recv, spec, start, _) in list(active.items()):
                     if ready is recv:
                         try:
                             results[sentinel] = recv.recv()
@@ -330,14 +420,35 @@ def _run_processes(
                         outcome = results.pop(sentinel, None)
                         if outcome is None:
                             error = f"worker process died with exit code {proc.exitcode}"
-                            outcome = _failed(spec, out, error, "", time.perf_counter() - start)
+                            outcome = _failed(spec, out, error, "", time.monotonic() - start)
                         report(outcome)
+            _kill_overruns(active, results, out, limits, report)
     finally:
-        for proc, _recv, _, _ in active.values():
+        for proc, _recv, _, _, _ in active.values():
             proc.terminate()
-        for proc, recv, _, _ in active.values():
+        for proc, recv, _, _, _ in active.values():
             proc.join(10)
             recv.close()
+
+
+def _kill_overruns(
+    active: dict[Any, tuple[Any, Any, RunSpec, float, Any]],
+    results: dict[Any, dict[str, Any]],
+    out: str,
+    limits: Limits,
+    report: Callable[[dict[str, Any]], None],
+) -> None:
+    """Kill the workers whose run or env call overran its limit and record their runs as failed."""
+    now = time.monotonic()
+    for sentinel, (proc, recv, spec, start, env_calls) in list(active.items()):
+        reason = limits.overrun(start, env_call_in(env_calls), now)
+        if reason is None or sentinel in results:  # a worker that has just reported keeps its outcome
+            continue
+        proc.kill()  # SIGKILL: a hung env may ignore SIGTERM or hold the GIL
+        proc.join()
+        recv.close()
+        del active[sentinel]
+        report(_failed(spec, out, f"{reason}; the worker was killed", "", now - start))
 
 
 def _run_ray(
@@ -348,6 +459,7 @@ def _run_ray(
     workers: int | None,
     address: str | None,
     report: Callable[[dict[str, Any]], None],
+    limits: Limits,
 ) -> None:
     try:
         import ray
@@ -370,7 +482,7 @@ def _run_ray(
             ) from exc
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(run_job)
-        refs = {task.remote(spec, out, train_fn, resume, False): spec for spec in jobs}
+        refs = {task.remote(spec, out, train_fn, resume, False, limits): spec for spec in jobs}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             spec = refs.pop(ready[0])
@@ -434,6 +546,7 @@ def execute(
     address: str | None = None,
     resume: bool = False,
     train_fn: str = DEFAULT_TRAIN,
+    limits: Limits | None = None,
 ) -> list[RunOutcome]:
     """Run every spec (see the module docstring for crash isolation and resume) and return the outcomes,
     in the order of ``specs``.
@@ -447,7 +560,10 @@ def execute(
         address: Ray cluster address (``auto``, ``ray://host:10001``); None starts a local instance.
         resume: skip done runs and continue the others from their last checkpoint.
         train_fn: ``"module:function"`` with train()'s signature (tests inject a fake).
+        limits: the per-run wall-clock limit and the per-env-call watchdog (``Limits()``'s generous
+            defaults when None); see :mod:`qmixbench.watchdog` for what each executor guarantees.
     """
+    limits = limits or Limits()
     if executor not in EXECUTORS:
         raise BenchmarkError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
@@ -485,11 +601,11 @@ def execute(
     if todo:
         if executor == "serial":
             for spec in todo:
-                report(run_job(spec, out, train_fn, resume, progress=True))
+                report(run_job(spec, out, train_fn, resume, progress=True, limits=limits))
         elif executor == "process":
-            _run_processes(todo, out, train_fn, resume, n_workers, report)
+            _run_processes(todo, out, train_fn, resume, n_workers, report, limits)
         else:
-            _run_ray(todo, out, train_fn, resume, workers, address, report)
+            _run_ray(todo, out, train_fn, resume, workers, address, report, limits)
     return [outcomes[(s.env, s.algo, s.seed)] for s in specs]
 
 

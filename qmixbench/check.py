@@ -12,13 +12,17 @@ each check and returns one :class:`CheckResult` a check:
   (they check observations against their spaces and seeding past the first step, which the parallel
   tests do not); ``state_test`` where ``state()`` exists.
 
-A check whose PettingZoo test only warned is ``warn``; a failed check says what would fix it.
+A check whose PettingZoo test only warned is ``warn``; a failed check says what would fix it. A check
+that does not finish within ``timeout_s`` (a ``reset()`` or ``step()`` that never returns) fails with
+the line it was stuck on, and the checks after it are skipped; see :mod:`qmixbench.watchdog` for
+what can be interrupted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import time
 import traceback
 import warnings
 from collections.abc import Callable
@@ -36,12 +40,17 @@ from qmixbench.adapter import (
     has_state,
     needs_padding,
 )
+from qmixbench.watchdog import DEFAULT_CHECK_TIMEOUT_S, HangError, interrupt_on_overrun
 from qmixbench_envs import UnknownEnvError
 from qmixbench_envs.external import MissingExtraError
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "FAIL", "skip"
 
 FIX_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        "did not finish within",
+        "make reset() and step() return (the line it was stuck on is above); if the env is just slow, raise --timeout",
+    ),
     ("exact same space object", "build each agent's spaces once (in __init__) and return the same object every call"),
     ("revived", "once an agent is terminated or truncated, drop it from env.agents for good"),
     ("metadata", "define a class attribute metadata = {'name': ..., 'render_modes': [...]}"),
@@ -80,12 +89,16 @@ class CheckResult:
 def _describe_failure(exc: BaseException) -> tuple[str, str]:
     """A one-line description of an exception (with the failing line of a bare assert) and a fix."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    frames = traceback.extract_tb(exc.__traceback__)
+    frames = list(traceback.extract_tb(exc.__traceback__))
+    if isinstance(exc, HangError):  # raised by the watchdog's handler: the line below it is where it hung
+        frames = [f for f in frames if not f.filename.endswith("watchdog.py")]
     where = ""
     if frames:
         last = frames[-1]
         where = f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}: {last.line}"
     detail = f"{type(exc).__name__}: {message}" if message else f"{type(exc).__name__} at {where}"
+    if isinstance(exc, HangError) and where:
+        detail += f"; stuck at {where}"
     haystack = f"{message} {where}"
     fix = next((hint for key, hint in FIX_HINTS if key in haystack), "")
     if not fix:
@@ -93,12 +106,22 @@ def _describe_failure(exc: BaseException) -> tuple[str, str]:
     return detail[:300], fix
 
 
-def _run(name: str, fn: Callable[[], str | None]) -> CheckResult:
-    """Run ``fn`` with PettingZoo's prints silenced and its warnings recorded."""
+def _deadline(name: str, timeout_s: float | None) -> contextlib.AbstractContextManager[None]:
+    """Raise HangError in ``fn`` once the check ``name`` has run ``timeout_s`` seconds (None: never)."""
+    if timeout_s is None:
+        return contextlib.nullcontext()
+    end = time.monotonic() + timeout_s
+    reason = f"check {name!r} did not finish within {timeout_s:g} s (the --timeout limit)"
+    return interrupt_on_overrun(lambda: reason if time.monotonic() > end else None, min(1.0, timeout_s / 10))
+
+
+def _run_checked(name: str, fn: Callable[[], str | None], timeout_s: float | None = None) -> CheckResult:
+    """Run ``fn`` with PettingZoo's prints silenced, its warnings recorded and ``timeout_s`` enforced."""
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")
         try:
-            detail = fn() or ""
+            with _deadline(name, timeout_s):
+                detail = fn() or ""
         except SELF_EXPLAINING as exc:  # their messages say what is wrong and how to fix it
             return CheckResult(name, FAIL, str(exc))
         except Exception as exc:  # any other failure is a result too, with the failing line
@@ -153,7 +176,12 @@ def _random_episodes(make: Callable[[], Any], team_reward: str, episodes: int, s
 
 
 def check_env(
-    env: str, env_kwargs: dict[str, Any] | None = None, team_reward: str = "auto", num_cycles: int = 100, seed: int = 0
+    env: str,
+    env_kwargs: dict[str, Any] | None = None,
+    team_reward: str = "auto",
+    num_cycles: int = 100,
+    seed: int = 0,
+    timeout_s: float | None = DEFAULT_CHECK_TIMEOUT_S,
 ) -> list[CheckResult]:
     """Run every check on ``env``; see the module docstring.
 
@@ -163,12 +191,24 @@ def check_env(
         team_reward: ``auto``, ``shared`` or ``sum`` (see ``qmixbench.adapter``).
         num_cycles: steps per episode for PettingZoo's tests (``parallel_api_test`` sets ``max_cycles``).
         seed: seed for the random episodes.
+        timeout_s: seconds each check may take (None: no limit); after one overruns, the rest are skipped.
     """
     from pettingzoo.test import api_test, parallel_api_test, seed_test, state_test
     from pettingzoo.utils.conversions import parallel_to_aec
 
     def make() -> Any:
         return build_env(env, env_kwargs)
+
+    hung: list[str] = []
+
+    def _run(name: str, fn: Callable[[], str | None]) -> CheckResult:
+        """Every check goes through here: the timeout, and nothing more to run once one has hung."""
+        if hung:
+            return CheckResult(name, SKIP, f"not run: check {hung[0]!r} did not finish in time")
+        result = _run_checked(name, fn, timeout_s)
+        if result.detail.startswith(HangError.__name__):
+            hung.append(name)
+        return result
 
     results: list[CheckResult] = []
     built = _run("env builds", lambda: type(make()).__name__)
@@ -202,7 +242,7 @@ def check_env(
 
     results.append(_run("discrete actions", discrete))
     results.append(_run("paddable spaces", paddable))
-    env_has_state = has_state(make())
+    env_has_state = not hung and has_state(make())
     if env_has_state:
         results.append(_run("global state", lambda: f"state() with state_space {make().state_space.shape}"))
     else:

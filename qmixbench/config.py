@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -83,7 +85,7 @@ class TrainConfig:
     updates_per_episode: float = 1.0
     """Update-to-data ratio: learner updates per collected episode (PyMARL: 1)."""
     grad_clip: float = 10.0
-    """Clip the global gradient norm to this value."""
+    """Clip the global gradient norm to this value (> 0)."""
     double_q: bool = True
     """Pick target actions with the online network, evaluate them with the target network."""
     target_update_interval: int = 200
@@ -100,7 +102,7 @@ class TrainConfig:
     epsilon_finish: float = 0.05
     """Final epsilon."""
     epsilon_anneal_steps: int = 50_000
-    """Env steps over which epsilon anneals linearly."""
+    """Env steps over which epsilon anneals linearly; 0 uses ``epsilon_finish`` from the first step."""
     # Execution
     device: str = "cpu"
     """torch device for the learner (``cpu``, ``cuda``, ``cuda:1``)."""
@@ -157,7 +159,12 @@ def _coerce(key: str, value: Any, target: Any) -> Any:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{key}: cannot read {value!r} as {target}") from exc
+            try:  # "nan", "inf": read them, so that validate() names the value and what is valid
+                value = float(text) if float in origin_types else None
+            except ValueError:
+                value = None
+            if value is None:
+                raise ConfigError(f"{key}: cannot read {text!r} as {target}") from exc
     if bool in origin_types and not isinstance(value, bool):
         raise ConfigError(f"{key}: expected true/false, got {value!r}")
     if int in origin_types and not isinstance(value, bool) and isinstance(value, float) and value.is_integer():
@@ -233,32 +240,65 @@ def parse_set_args(items: list[str]) -> dict[str, str]:
     return out
 
 
+POSITIVE_COUNTS = (
+    "total_env_steps",
+    "n_envs",
+    "eval_interval",
+    "eval_episodes",
+    "checkpoint_interval",
+    "hidden_dim",
+    "batch_size",
+    "buffer_size",
+    "target_update_interval",
+    "torch_threads",
+)
+"""TrainConfig integers that must be > 0."""
+
+UNIT_INTERVAL = ("gamma", "td_lambda", "target_tau", "epsilon_start", "epsilon_finish")
+"""TrainConfig floats that must lie in [0, 1]."""
+
+POSITIVE_FLOATS = ("lr", "grad_clip", "updates_per_episode")
+"""TrainConfig floats that must be finite and > 0: lr 0 learns nothing, grad_clip <= 0 would flip or
+zero every gradient, and updates_per_episode <= 0 trains without a single update."""
+
+_DEVICE = re.compile(r"[a-z][a-z0-9_]*(:\d+)?")
+
+
+def _refuse(name: str, value: Any, valid: str) -> ConfigError:
+    return ConfigError(f"{name} must be {valid}, got {value!r}")
+
+
+def _check_train(config: TrainConfig) -> None:
+    """Range-check every TrainConfig value (the mixer's are checked apart); one line per failure."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _refuse(f.name, value, "a finite number")
+    for name in POSITIVE_COUNTS:
+        if getattr(config, name) <= 0:
+            raise _refuse(name, getattr(config, name), "an integer > 0")
+    for name in POSITIVE_FLOATS:
+        if not getattr(config, name) > 0:
+            raise _refuse(name, getattr(config, name), "a finite number > 0")
+    for name in UNIT_INTERVAL:
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise _refuse(name, getattr(config, name), "in [0, 1]")
+    if config.epsilon_anneal_steps < 0:
+        raise _refuse(
+            "epsilon_anneal_steps", config.epsilon_anneal_steps, "an integer >= 0 (0: epsilon_finish at once)"
+        )
+    if config.agent not in ("gru", "mlp"):
+        raise _refuse("agent", config.agent, "'gru' or 'mlp'")
+    if not _DEVICE.fullmatch(config.device):
+        raise _refuse("device", config.device, "a torch device such as 'cpu', 'cuda' or 'cuda:1'")
+    if config.batch_size > config.buffer_size:
+        raise ConfigError(f"batch_size ({config.batch_size}) exceeds buffer_size ({config.buffer_size})")
+
+
 def validate(config: Any) -> None:
     """Range checks that a type alone cannot express."""
     if isinstance(config, TrainConfig):
-        positive = (
-            "total_env_steps",
-            "n_envs",
-            "eval_interval",
-            "eval_episodes",
-            "checkpoint_interval",
-            "hidden_dim",
-            "batch_size",
-            "buffer_size",
-            "target_update_interval",
-            "torch_threads",
-        )
-        for name in positive:
-            if getattr(config, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(config, name)}")
-        if config.agent not in ("gru", "mlp"):
-            raise ConfigError(f"agent must be 'gru' or 'mlp', got {config.agent!r}")
-        if not 0.0 <= config.gamma <= 1.0:
-            raise ConfigError(f"gamma must be in [0, 1], got {config.gamma}")
-        if not 0.0 <= config.td_lambda <= 1.0 or not 0.0 <= config.target_tau <= 1.0:
-            raise ConfigError("td_lambda and target_tau must be in [0, 1]")
-        if config.batch_size > config.buffer_size:
-            raise ConfigError(f"batch_size ({config.batch_size}) exceeds buffer_size ({config.buffer_size})")
+        _check_train(config)
     if isinstance(config, MixerConfig):
         config.check()
 

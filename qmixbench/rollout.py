@@ -7,19 +7,26 @@ the others carry on. Only the env stepping loops over envs; nothing loops over a
 
 The per-env episode arrays are preallocated numpy arrays (grown by doubling when the env has no
 episode limit) and copied into the replay buffer when the episode ends.
+
+Observations that leave their space's declared bounds are logged once per run, as a warning: they are
+checked a whole episode at a time when it ends (one vectorised comparison, not one per step).
+Observations outside their space's dtype never get here: the adapter refuses them.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from qmixbench.adapter import ParallelEnvAdapter
+from qmixbench.adapter import ParallelEnvAdapter, obs_bounds
 from qmixbench.algos.exploration import select_actions
 from qmixbench.algos.networks import AgentNetwork, build_inputs
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,6 +115,7 @@ class Rollout:
         cap = max_len or 64
         self.tracks = [_Track(cap, self.n, info.obs_dim, info.state_dim, self.a) for _ in adapters]
         self.grow = max_len is None
+        self._bounds = obs_bounds(adapters[0])  # None once warned: one warning a run
         self.obs = np.zeros((self.k, self.n, info.obs_dim), np.float32)  # (K, N, O) current observations
         self.avail = np.ones((self.k, self.n, self.a), bool)  # (K, N, A)
         self.last_actions = np.full((self.k, self.n), -1, np.int64)  # (K, N); -1 = none yet
@@ -183,9 +191,35 @@ class Rollout:
         self.time_env += time.perf_counter() - t1
         return done
 
+    def _warn_out_of_bounds(self, tr: _Track) -> None:
+        """Log once when an observation of this episode lies outside its space's declared bounds."""
+        assert self._bounds is not None
+        low, high = self._bounds  # (N, O)
+        L = tr.t
+        obs = tr.obs[: L + 1]  # (L+1, N, O)
+        seen = tr.alive[: L + 1].copy()  # (L+1, N): alive, or finished on that step (a real last observation)
+        seen[1:] |= tr.alive[:L]
+        outside = ((obs < low) | (obs > high)) & seen[..., None]
+        if outside.any():
+            t, i, o = np.unravel_index(outside.argmax(), outside.shape)
+            log.warning(
+                "%s: agent %r observed %g at feature %d (episode step %d), outside its observation space's "
+                "bounds [%g, %g]; training uses it as it is (reported once per run)",
+                self.info.env_id,
+                self.info.agent_ids[i],
+                obs[t, i, o],
+                o,
+                t,
+                low[i, o],
+                high[i, o],
+            )
+            self._bounds = None
+
     def _finish(self, k: int, terminated: bool, cut: bool, success: float) -> Episode:
         tr = self.tracks[k]
         L = tr.t
+        if self._bounds is not None:
+            self._warn_out_of_bounds(tr)
         ep = Episode(
             tr.obs[: L + 1].copy(),
             tr.state[: L + 1].copy(),

@@ -143,7 +143,12 @@ def _seeds(path: Path, value: Any) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return tuple(range(value))
     if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
+        from qmixbench.benchmark import BenchmarkError, check_seeds
+
+        try:
+            return tuple(check_seeds(value))
+        except BenchmarkError as exc:
+            raise SuiteError(f"{path}: seeds: {exc}") from exc
     raise SuiteError(f"{path}: seeds must be a positive int n (seeds 0..n-1) or a list of ints, got {value!r}")
 
 

@@ -52,13 +52,16 @@ CHECKPOINT_FORMAT = "qmixbench-checkpoint-v2"
 
 
 def obs_storage_dtype(adapter: ParallelEnvAdapter) -> torch.dtype:
-    """uint8 when the env's observations are integers in [0, 255] (MiniGrid images), else float32."""
+    """uint8 when the env's observation dtype is uint8 or bool (MiniGrid images), else float32.
+
+    The dtype decides, not the declared bounds: the adapter guarantees only that observations fit the
+    space's dtype, so a ``Box(0, 10, dtype=int64)`` observing 300 must not be stored as a uint8 (44).
+    """
     space = adapter.env.observation_space(adapter.agents[0])
     space = getattr(space, "spaces", {}).get("observation", space)
-    dtype, low, high = getattr(space, "dtype", None), getattr(space, "low", None), getattr(space, "high", None)
-    if dtype is not None and np.issubdtype(dtype, np.integer) and low is not None and high is not None:
-        if np.min(low) >= 0 and np.max(high) <= 255:
-            return torch.uint8
+    dtype = getattr(space, "dtype", None)
+    if dtype is not None and np.dtype(dtype) in (np.dtype(np.uint8), np.dtype(bool)):
+        return torch.uint8
     return torch.float32
 
 

@@ -3,7 +3,8 @@
 Benchmark, CLI and report tests use it (``train_fn="_fake_train:train"``) so they exercise the
 executors, crash isolation and resume in seconds. ``spec.env_kwargs["mode"]`` picks a behaviour:
 ``ok`` (default), ``raise`` (an exception after the first evaluation), ``nan`` (FloatingPointError
-at once), ``die`` (the process exits hard: os._exit), ``slow`` (sleeps ``delay`` s per evaluation).
+at once), ``die`` (the process exits hard: os._exit), ``slow`` (sleeps ``delay`` s per evaluation), ``hang`` (steps ``_hostile_envs:HangingStep`` through the
+adapter, whose step never returns).
 The eval return is a deterministic function of algo, seed and step.
 """
 
@@ -50,6 +51,14 @@ def train(spec: RunSpec, out_dir: str | Path, resume: bool = False, progress: bo
     try:
         if mode == "nan":
             raise FloatingPointError("NaN in TD loss")
+        if mode == "hang":
+            import numpy as np
+
+            from qmixbench.adapter import make_adapter
+
+            env = make_adapter("_hostile_envs:HangingStep")
+            env.reset(seed=0)
+            env.step(np.zeros(2, np.int64))
         step = start
         while step < cfg.total_env_steps:
             step = min(step + cfg.eval_interval, cfg.total_env_steps)

@@ -295,3 +295,39 @@ def test_duck_typed_env_without_parallel_env_base_class() -> None:
     assert ad.info.state_source == "concat_obs"
     obs, state, _ = ad.reset(seed=0)
     assert ad.step(np.array([1, 1]))[3] == 3.0
+
+
+@pytest.mark.parametrize(("value", "shown"), [(300, "300"), (-1, "-1"), (2.5, "2.5")])
+def test_an_observation_its_dtype_cannot_hold_is_refused_not_wrapped(value, shown):
+    """A uint8 Box env that emits 300 would be stored as 44 (300 mod 256) by the replay buffer."""
+    from qmixbench.adapter import make_adapter
+
+    assert np.array([300, -1], np.int64).astype(np.uint8).tolist() == [44, 255]  # what wrapping did
+    env = make_adapter(f"_hostile_envs:WideObs?value={value}")
+    obs, _, _ = env.reset(seed=0)
+    obs, *_ = env.step(np.zeros(2, np.int64))  # step 1: values 1 and 0, in range although sent as int64
+    assert obs[:, 0].tolist() == [1.0, 1.0]
+    with pytest.raises(EnvCompatibilityError) as info:
+        env.step(np.zeros(2, np.int64))
+    message = str(info.value)
+    assert message.startswith(f"_hostile_envs:WideObs?value={value}: agent 'x' observed {shown}, which its")
+    assert "dtype uint8 cannot hold (integers in [0, 255])" in message and "\n" not in message
+
+
+def test_observations_in_their_own_dtype_are_not_checked(monkeypatch):
+    """The hot path: an env that emits its space's dtype (MiniGrid's uint8 images) pays no range check."""
+    from qmixbench.adapter import make_adapter
+
+    env = make_adapter("multigrid/empty-5x5-v0")
+    monkeypatch.setattr(ParallelEnvAdapter, "_check_obs_range", lambda *a: pytest.fail("checked"))
+    env.reset(seed=0)
+    env.step(np.zeros(env.info.n_agents, np.int64))
+
+
+def test_obs_bounds_only_where_an_observation_can_leave_them():
+    from qmixbench.adapter import make_adapter, obs_bounds
+
+    low, high = obs_bounds(make_adapter("_hostile_envs:Tiny"))
+    assert low.shape == high.shape == (2, 2) and low.max() == 0 and high.min() == 10
+    assert obs_bounds(make_adapter("multigrid/empty-5x5-v0")) is None  # Box(0, 255, uint8): the dtype's range
+    assert obs_bounds(make_adapter("mpe/simple-spread-v3")) is None  # unbounded

@@ -79,6 +79,16 @@ def test_run_failures_exit_nonzero_with_a_table(tmp_path, capsys):
         (["--env", "matrix", "--set", "lr"], "--set takes key=value, got 'lr'"),
         (["--env", "matrix", "--set", "gamma=2"], "gamma must be in [0, 1]"),
         (["--env", "matrix", "--seeds", "a,b"], "--seeds takes comma-separated integers"),
+        (["--env", "matrix", "--set", "grad_clip=-1"], "grad_clip must be a finite number > 0, got -1.0"),
+        (["--env", "matrix", "--set", "lr=nan"], "lr must be a finite number, got nan"),
+        (["--env", "matrix", "--seeds", ""], "--seeds is empty"),
+        (["--env", "matrix", "--seeds", ","], "--seeds is empty"),
+        (["--env", "matrix", "--seeds=-1,0"], "seed -1 is not valid; seeds are integers in [0, 4294967295]"),
+        (["--env", "matrix", "--seeds", "0,1,0"], "seed 0 is given twice"),
+        (["--env", "matrix", "--algos", ""], "--algos is empty"),
+        (["--env", "", "--algos", "qmix"], "--env is empty"),
+        (["--env", "matrix", "--run-timeout", "-1"], "--run-timeout must be a number of seconds >= 0"),
+        (["--env", "matrix", "--step-timeout", "nan"], "--step-timeout must be a number of seconds >= 0"),
         (["--suite", "missing.toml"], "missing.toml: no such suite file"),
     ],
 )
@@ -86,6 +96,47 @@ def test_run_usage_errors_are_one_line(tmp_path, capsys, args, message):
     assert main(["run", *args, "--out", str(tmp_path / "o"), *FAKE]) == 2
     line = one_line_error(capsys)
     assert line.startswith("qmixbench run: error: ") and message in line
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [("[0, -2]", "seed -2 is not valid"), ("[1, 1]", "seed 1 is given twice"), ("[]", "seeds must be")],
+)
+def test_run_refuses_bad_suite_seeds_before_any_run(tmp_path, capsys, seeds, message):
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'envs = ["matrix"]\nalgos = ["qmix"]\nseeds = {seeds}\n')
+    assert main(["run", "--suite", str(suite), "--out", str(tmp_path / "o"), *FAKE]) == 2
+    assert message in one_line_error(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (
+            ["--env", "_hostile_envs:Tiny?size=-1"],
+            "env '_hostile_envs:Tiny?size=-1' cannot be built: ValueError: size must be >= 1, got -1",
+        ),
+        (
+            ["--suite", "SUITE"],
+            "env 'matrix/two-step-v0' with kwargs {'episode_limt': 3} cannot be built: EnvSpecError:",
+        ),
+    ],
+)
+def test_run_refuses_bad_env_kwargs_once_before_any_run(tmp_path, capsys, monkeypatch, where, message):
+    from qmixbench import adapter
+
+    suite = tmp_path / "s.toml"
+    suite.write_text('envs = ["matrix"]\nalgos = ["qmix"]\n[env.matrix]\nkwargs = { episode_limt = 3 }\n')
+    built = []
+    real = adapter.build_env
+    monkeypatch.setattr(adapter, "build_env", lambda *a, **k: built.append(a) or real(*a, **k))
+    where = [str(suite) if w == "SUITE" else w for w in where]
+    out = tmp_path / "o"
+    assert main(["run", *where, "--algos", "qmix,vdn", "--seeds", "0,1,2", "--out", str(out)]) == 2
+    assert message in one_line_error(capsys)
+    assert len(built) == 1, "the env is built once for the 6 runs, not once a run"
+    assert not out.exists(), "no run was started"
 
 
 def test_run_refuses_to_overwrite_then_resumes(tmp_path, capsys):

@@ -79,6 +79,48 @@ def test_run_spec_refuses_a_config_of_another_algorithm():
     assert RunSpec("multigrid", "vdn", 0, resolve_config("vdn")).config.mixer.kind == "vdn"
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("grad_clip", "-1", "grad_clip must be a finite number > 0, got -1.0"),
+        ("grad_clip", "0", "grad_clip must be a finite number > 0, got 0.0"),
+        ("updates_per_episode", "-1", "updates_per_episode must be a finite number > 0, got -1.0"),
+        ("epsilon_start", "5", "epsilon_start must be in [0, 1], got 5.0"),
+        ("epsilon_finish", "-0.1", "epsilon_finish must be in [0, 1], got -0.1"),
+        (
+            "epsilon_anneal_steps",
+            "-1",
+            "epsilon_anneal_steps must be an integer >= 0 (0: epsilon_finish at once), got -1",
+        ),
+        ("lr", "0", "lr must be a finite number > 0, got 0.0"),
+        ("lr", "-1", "lr must be a finite number > 0, got -1.0"),
+        ("lr", "nan", "lr must be a finite number, got nan"),
+        ("lr", "Infinity", "lr must be a finite number, got inf"),
+        ("gamma", "1.5", "gamma must be in [0, 1], got 1.5"),
+        ("td_lambda", "-0.5", "td_lambda must be in [0, 1], got -0.5"),
+        ("target_tau", "2", "target_tau must be in [0, 1], got 2.0"),
+        ("n_envs", "0", "n_envs must be an integer > 0, got 0"),
+        ("eval_episodes", "-3", "eval_episodes must be an integer > 0, got -3"),
+        ("torch_threads", "0", "torch_threads must be an integer > 0, got 0"),
+        ("device", "gpu 0", "device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu 0'"),
+    ],
+)
+def test_every_value_is_range_checked_in_one_line(key, value, message):
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(TrainConfig(), {key: value})
+    assert str(info.value) == message
+    # TOML values (floats, including nan and inf) reach the same check.
+    if key in ("lr", "gamma") and value in ("nan", "Infinity"):
+        with pytest.raises(ConfigError, match="must be a finite number"):
+            apply_overrides(TrainConfig(), {key: float(value.replace("Infinity", "inf"))})
+
+
+def test_edges_of_the_ranges_are_accepted():
+    edges = {"epsilon_anneal_steps": 0, "epsilon_start": 0, "epsilon_finish": 1, "gamma": 1, "target_tau": 1}
+    cfg = apply_overrides(TrainConfig(), {**edges, "td_lambda": 0, "device": "cuda:1", "updates_per_episode": 0.25})
+    assert cfg.epsilon_anneal_steps == 0 and cfg.updates_per_episode == 0.25
+
+
 def test_set_args_need_key_value():
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_args(["lr"])

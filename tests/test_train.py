@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -217,3 +218,36 @@ def test_a_new_mixer_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
     assert scale != 2.5, "the learner trained the new mixer's parameter"
     with pytest.raises(ConfigError, match="mixer.init_scale must be > 0"):
         resolve_config("toy", {"mixer.init_scale": 0})
+
+
+def test_observations_outside_their_bounds_warn_once_per_run(tmp_path, caplog):
+    """Tiny's Box(0, 10) observation is 50 at step 2 of every episode: one warning in the whole run."""
+    config = resolve_config("iql", TOY)
+    spec = RunSpec(env="_hostile_envs:OutOfBounds?value=50", algo="iql", seed=0, config=config)
+    with caplog.at_level("WARNING", logger="qmixbench.rollout"):
+        train(spec, tmp_path, progress=False)
+    warned = [r.getMessage() for r in caplog.records if r.name == "qmixbench.rollout"]
+    assert len(warned) == 1, warned
+    assert (
+        "agent 'x' observed 50 at feature 0 (episode step 2), outside its observation space's bounds [0, 10]"
+        in warned[0]
+    )
+    caplog.clear()
+    clean = RunSpec(env="_hostile_envs:OutOfBounds?value=7", algo="iql", seed=0, config=config)
+    with caplog.at_level("WARNING", logger="qmixbench.rollout"):
+        train(clean, tmp_path / "clean", progress=False)
+    assert not [r for r in caplog.records if r.name == "qmixbench.rollout"]
+
+
+def test_integer_observations_are_stored_as_uint8_only_when_their_dtype_is_uint8():
+    """Box(0, 10, int64) used to be stored as uint8 on its bounds alone, so 300 became 44."""
+    from gymnasium import spaces
+
+    from qmixbench.adapter import make_adapter
+    from qmixbench.train import obs_storage_dtype
+
+    adapter = make_adapter("_hostile_envs:Tiny")
+    assert obs_storage_dtype(adapter) == torch.float32
+    adapter.env._obs = {a: spaces.Box(0, 10, (2,), np.int64) for a in adapter.agents}
+    assert obs_storage_dtype(adapter) == torch.float32
+    assert obs_storage_dtype(make_adapter("multigrid/empty-5x5-v0")) == torch.uint8

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from qmixbench.cli import UsageError
+from qmixbench.watchdog import DEFAULT_CHECK_TIMEOUT_S
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cycles", type=int, default=100, metavar="N", help="steps per episode in PettingZoo's tests (default 100)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random episodes (default 0)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_CHECK_TIMEOUT_S,
+        metavar="S",
+        help="fail a check that takes longer than S seconds, e.g. a step() that never returns, and skip "
+        f"the rest (default {DEFAULT_CHECK_TIMEOUT_S:g}; 0: no limit)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -50,12 +59,21 @@ def main(args: argparse.Namespace) -> int:
 
     if args.cycles <= 0:
         raise UsageError(f"--cycles must be > 0, got {args.cycles}")
+    if not 0 <= args.timeout < float("inf"):
+        raise UsageError(f"--timeout must be a number of seconds >= 0 (0: no limit), got {args.timeout:g}")
     try:
         _, env_kwargs = parse_env_string("env?" + "&".join(args.env_args)) if args.env_args else ("", {})
         parse_env_string(args.env)
     except EnvSpecError as exc:
         raise UsageError(str(exc).replace("env 'env?", "--set '")) from exc
-    results = check_env(args.env, env_kwargs, team_reward=args.team_reward, num_cycles=args.cycles, seed=args.seed)
+    results = check_env(
+        args.env,
+        env_kwargs,
+        team_reward=args.team_reward,
+        num_cycles=args.cycles,
+        seed=args.seed,
+        timeout_s=args.timeout or None,
+    )
     print(f"qmixbench check {args.env}")
     print(format_table(results))
     n_failed = sum(r.status == "FAIL" for r in results)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from qmixbench.cli import UsageError
+from qmixbench.watchdog import DEFAULT_RUN_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S, Limits
 
 DEFAULT_ALGOS = "qmix,vdn,iql"
 DEFAULT_SEEDS = "0,1,2"
@@ -58,6 +59,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray instance)")
     parser.add_argument("--resume", action="store_true", help="skip finished runs in --out, continue interrupted ones")
+    parser.add_argument(
+        "--run-timeout",
+        type=float,
+        default=DEFAULT_RUN_TIMEOUT_S,
+        metavar="S",
+        help=f"fail a run that takes longer than S seconds (default {DEFAULT_RUN_TIMEOUT_S:g}; 0: no limit)",
+    )
+    parser.add_argument(
+        "--step-timeout",
+        type=float,
+        default=DEFAULT_STEP_TIMEOUT_S,
+        metavar="S",
+        help="fail a run whose env construction, reset() or step() does not return within S seconds "
+        f"(default {DEFAULT_STEP_TIMEOUT_S:g}; 0: no limit); the process executor kills the worker",
+    )
     # Tests inject a fake train() here ("module:function"); not part of the user interface.
     parser.add_argument("--train-fn", default="qmixbench.train:train", help=argparse.SUPPRESS)
 
@@ -89,8 +105,23 @@ def _seeds(text: str) -> list[int]:
     except ValueError as exc:
         raise UsageError(f"--seeds takes comma-separated integers, got {text!r}") from exc
     if not seeds:
-        raise UsageError("--seeds is empty")
+        raise UsageError(f"--seeds is empty ({text!r}); give comma-separated integers, e.g. --seeds 0,1,2")
     return seeds
+
+
+def _names(flag: str, text: str) -> list[str]:
+    """A comma-separated list given on the command line; an empty one is refused, never defaulted."""
+    items = _split(text)
+    if not items:
+        raise UsageError(f"{flag} is empty ({text!r}); give comma-separated names")
+    return items
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    for flag, value in (("--run-timeout", args.run_timeout), ("--step-timeout", args.step_timeout)):
+        if not value >= 0 or value == float("inf"):
+            raise UsageError(f"{flag} must be a number of seconds >= 0 (0: no limit), got {value:g}")
+    return Limits(args.run_timeout or None, args.step_timeout or None)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -101,21 +132,30 @@ def main(args: argparse.Namespace) -> int:
     from qmixbench.suite import SuiteError, load_suite
     from qmixbench_envs import UnknownEnvError
 
+    limits = _limits(args)
     try:
         overrides: dict[str, object] = dict(parse_set_args(args.overrides))
         if args.steps is not None:
             overrides["total_env_steps"] = args.steps
         suite = load_suite(args.suite) if args.suite else None
-        envs = _split(args.env) if args.env else list(suite.envs)  # type: ignore[union-attr]
+        # "is not None": an empty --env/--algos/--seeds is an error, not a request for the defaults.
+        envs = _names("--env", args.env) if args.env is not None else list(suite.envs)  # type: ignore[union-attr]
         algos = benchmark.check_algos(
-            _split(args.algos) if args.algos else (suite.algos if suite else _split(DEFAULT_ALGOS))
+            _names("--algos", args.algos)
+            if args.algos is not None
+            else (suite.algos if suite else _split(DEFAULT_ALGOS))
         )
-        seeds = _seeds(args.seeds) if args.seeds else (list(suite.seeds) if suite else _seeds(DEFAULT_SEEDS))
+        if args.seeds is not None:
+            seeds = _seeds(args.seeds)
+        else:
+            seeds = list(suite.seeds) if suite else _seeds(DEFAULT_SEEDS)
         specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite)
         if args.resume and not (args.out or suite):
             raise UsageError("--resume needs --out DIR (or --suite, whose default --out is results/<suite name>)")
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
         benchmark.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
+        if args.train_fn == benchmark.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
+            benchmark.check_envs(specs, limits)
         print(
             f"{len(specs)} runs ({len(specs) // len(seeds)} env x algo, {len(seeds)} seeds) -> {out}", file=sys.stderr
         )
@@ -127,6 +167,7 @@ def main(args: argparse.Namespace) -> int:
             address=args.address,
             resume=args.resume,
             train_fn=args.train_fn,
+            limits=limits,
         )
     except (SuiteError, ConfigError, UnknownEnvError, EnvSpecError, benchmark.BenchmarkError) as exc:
         raise UsageError(str(exc)) from exc
