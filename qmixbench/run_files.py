@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qmixbench.recorder import STATUSES
+
 STATUS_FILE = "status.json"
 CONFIG_FILE = "config.json"
 JOB_FILE = "job.json"
@@ -119,6 +121,14 @@ def check_run_record(path: Path, data: dict[str, Any]) -> None:
         raise DamagedRunError(f'{path}: "config" is not an object')
 
 
+def _check_status(path: Path, data: dict[str, Any]) -> None:
+    if data.get("status") not in STATUSES:
+        raise DamagedRunError(f"{path}: status {data.get('status')!r} is not one of {', '.join(STATUSES)}")
+    steps = data.get("env_steps")
+    if steps is not None and (_int(steps) is None or steps < 0):
+        raise DamagedRunError(f"{path}: env_steps {steps!r} is not a count of steps")
+
+
 def _read_metrics(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     """(header, rows, env_steps per row) of a metrics.csv whose lines are whole and env_steps increase."""
     try:
@@ -199,6 +209,8 @@ def read_run(directory: Path | str) -> RunFiles:
     status = read_record(directory / STATUS_FILE)
     config_record = read_record(directory / CONFIG_FILE)
     job = read_record(directory / JOB_FILE)
+    if status is not None:
+        _check_status(directory / STATUS_FILE, status)
     for name, data in ((CONFIG_FILE, config_record), (JOB_FILE, job)):
         if data is not None:
             check_run_record(directory / name, data)

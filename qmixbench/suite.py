@@ -2,9 +2,11 @@
 
 Format (every key but ``envs`` and ``algos`` is optional)::
 
-    name = "smoke"                       # default: the file's stem; names the default output dir
+    name = "smoke"                       # default: the file's stem; the default output dir results/<name>,
+                                         # so one plain folder name (no / or \\, no leading .)
     description = "what the suite is for"
-    envs = ["matrix/two-step-v0", "multigrid/*"]   # ids, family names or globs over registered ids
+    envs = ["matrix/two-step-v0", "multigrid/*"]   # ids, family names or globs over registered ids;
+                                         # entry points (module:factory) need run --trust-entry-points
     algos = ["qmix", "vdn", "iql"]
     seeds = [0, 1, 2]                    # or an int n: seeds 0..n-1
 

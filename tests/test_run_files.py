@@ -29,6 +29,8 @@ def _metrics(rows: list[int], end: str = "\n") -> str:
 # (file, content, what the reason says)
 DAMAGES = [
     ("status.json", b"\xff\xfe garbage", "status.json: not UTF-8 text"),
+    ("status.json", b'{"status": "weird", "env_steps": 400}', "status 'weird' is not one of"),
+    ("status.json", b'{"status": "done", "env_steps": "many"}', "env_steps 'many' is not a count"),
     ("job.json", b'{"run": ', "job.json: not valid JSON"),
     ("config.json", b"[]", "config.json: expected a JSON object, got list"),
     ("config.json", b'{"run": {"env": 3, "algo": "qmix", "seed": 0}}', 'config.json: no "run" object'),
