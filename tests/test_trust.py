@@ -33,7 +33,9 @@ def hostile_run(tmp_path, monkeypatch) -> Path:
     return run
 
 
-@pytest.mark.parametrize("command", ["eval", "explain"])
+@pytest.mark.parametrize(
+    "command", ["eval", pytest.param("explain", marks=pytest.mark.torch)]
+)  # explain loads torch first
 def test_an_entry_point_in_a_run_directory_is_not_executed(hostile_run, capsys, command):
     assert main([command, str(hostile_run)]) == 2
     line = one_line_error(capsys)
