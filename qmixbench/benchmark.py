@@ -13,10 +13,15 @@ Correctness-critical decisions made here:
 * **No orphans.** A worker process exits when its parent dies (it watches its parent pid), so a
   ``kill -9`` of the sweep stops its runs at once; each has lost at most what it did since its last
   checkpoint, and atomic writes mean no file is half-written.
+* **One command per directory.** :func:`execute` holds a :class:`~qmixbench.lock.ResultsLock` on
+  the output directory (``qmixbench run`` takes it before planning), so a second sweep, or a
+  ``--resume`` of a live one, is refused at once instead of training into the same run directories.
 * **Resume.** ``resume=True`` skips runs whose status is ``done`` and calls ``train(resume=True)`` for
   the others, which continues from the last checkpoint. Without it, an output directory that
   already holds one of the runs is refused rather than overwritten. A run directory is only reused
-  for the same config (``job.json`` records it).
+  for the same config (``job.json`` records it). A run whose files are damaged
+  (:mod:`qmixbench.run_files`) is run again from the start, and temporary files left by killed
+  writes are removed.
 * **Hangs.** A run longer than ``Limits.run_timeout_s`` or an env call (construction, ``reset()``,
   ``step()``) longer than ``Limits.step_timeout_s`` fails with that reason; in the process pool the
   worker is killed, whatever the env does (see :mod:`qmixbench.watchdog` for what each executor
@@ -49,7 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from qmixbench.config import RunSpec, TrainConfig, spec_record, to_dict
-from qmixbench.recorder import atomic_write_json, read_json, read_status, run_dir
+from qmixbench.lock import ResultsLock
+from qmixbench.recorder import RUN_FILES, atomic_write_json, read_status, remove_stale_temp_files, run_dir
+from qmixbench.run_files import DamagedRunError, read_record, read_run, run_problem
 from qmixbench.watchdog import ENV_CALLS, Limits, env_call_in, run_limits
 
 log = logging.getLogger(__name__)
@@ -261,9 +268,12 @@ def load_function(path: str) -> Callable[..., Any]:
 
 
 def _mark_failed(directory: Path, error: str, tb: str) -> None:
-    """Record a failure unless ``train()`` already did, keeping its start time and step count."""
-    old = read_status(directory) or {}
-    if old.get("status") == "failed" and old.get("traceback"):
+    """Record a failure unless ``train()`` already did (or recorded a Ctrl-C), keeping its start time and steps."""
+    try:
+        old = read_record(directory / "status.json") or {}
+    except DamagedRunError:
+        old = {}
+    if (old.get("status") == "failed" and old.get("traceback")) or old.get("status") == "interrupted":
         return
     atomic_write_json(
         directory / "status.json",
@@ -309,6 +319,12 @@ def run_job(
     :mod:`qmixbench.watchdog`); the process pool enforces them from the parent instead."""
     directory = run_dir(out, spec.env, spec.algo, spec.seed)
     directory.mkdir(parents=True, exist_ok=True)
+    problem = run_problem(directory) if resume else None
+    if problem is not None:
+        # Its files cannot be believed (a checkpoint may not match the metrics), so it starts afresh.
+        log.warning("running a damaged run again from the start: %s", problem)
+        for name in RUN_FILES:
+            (directory / name).unlink(missing_ok=True)
     resume = resume and (directory / "checkpoint.pt").exists()  # nothing to continue from: start afresh
     atomic_write_json(
         directory / JOB_FILE,
@@ -516,17 +532,21 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
             raise BenchmarkError(
                 f"{out} already holds runs (e.g. {directory}); pass --resume to continue them, or another --out"
             )
-        recorded = directory / (JOB_FILE if JOB_FILE in existing else "config.json")
-        if recorded.name in existing and recorded.exists():
-            old = read_json(recorded).get("config")
+        try:
+            files = read_run(directory)
+        except DamagedRunError:
+            todo.append(spec)  # run_job runs it again from the start
+            continue
+        recorded = files.job if files.job is not None else files.config_record
+        if recorded is not None:
+            old = recorded.get("config")
             new = to_dict(spec.config)
             if old is not None and old != new:
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise BenchmarkError(
                     f"{directory} holds a run with a different config (keys: {', '.join(keys)}); use another --out"
                 )
-        status = read_status(directory) or {}
-        (done if status.get("status") == "done" else todo).append(spec)
+        (done if (files.status or {}).get("status") == "done" else todo).append(spec)
     return todo, done
 
 
@@ -547,6 +567,7 @@ def execute(
     resume: bool = False,
     train_fn: str = DEFAULT_TRAIN,
     limits: Limits | None = None,
+    lock: ResultsLock | None = None,
 ) -> list[RunOutcome]:
     """Run every spec (see the module docstring for crash isolation and resume) and return the outcomes,
     in the order of ``specs``.
@@ -562,8 +583,16 @@ def execute(
         train_fn: ``"module:function"`` with train()'s signature (tests inject a fake).
         limits: the per-run wall-clock limit and the per-env-call watchdog (``Limits()``'s generous
             defaults when None); see :mod:`qmixbench.watchdog` for what each executor guarantees.
+        lock: the caller's held :class:`~qmixbench.lock.ResultsLock` on ``out``; None takes one for
+            this call.
+
+    Raises:
+        qmixbench.lock.ResultsDirError: ``out`` is held by another live command, or cannot be written.
     """
     limits = limits or Limits()
+    if lock is None:
+        with ResultsLock(out) as held:
+            return execute(specs, out, executor, workers, address, resume, train_fn, limits=limits, lock=held)
     if executor not in EXECUTORS:
         raise BenchmarkError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
@@ -577,6 +606,10 @@ def execute(
         )
     if done:
         log.info("resume: %d of %d runs already done, skipped", len(done), len(specs))
+    if resume:  # no writer is live (we hold the lock), so any temporary file is a killed write's leftover
+        removed = remove_stale_temp_files(out)
+        if removed:
+            log.info("resume: removed %d temporary file(s) left by interrupted writes", removed)
     n_workers = max(1, min(workers or available_cores(), len(todo) or 1))
 
     def report(result: dict[str, Any]) -> None:

@@ -61,4 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as ``python -m qmixbench.cli`` this file is ``__main__``, a second copy of the module: the
+    # commands raise ``qmixbench.cli.UsageError``, which only the imported module's main() catches.
+    from qmixbench.cli import main as package_main
+
+    raise SystemExit(package_main())

@@ -176,3 +176,55 @@ def call_factory(factory: Any, kwargs: dict[str, Any], name: str) -> ParallelEnv
             )
         raise EnvSpecError(f"env {name!r} returned a {what}, not a pettingzoo.ParallelEnv{hint}")
     return env
+
+
+# -- trust ---------------------------------------------------------------------------------------
+
+TRUST_FLAG = "--trust-entry-points"
+
+
+class UntrustedEntryPointError(EnvSpecError):
+    """An entry point named by a file (a run directory, a suite) that the user has not allowed."""
+
+
+def entry_point_name(env: str) -> str | None:
+    """The ``module:factory`` part of an env string, or None for a registered id or family name."""
+    name = env.partition("?")[0].strip()
+    return name if ":" in name else None
+
+
+def check_trusted(env: object, source: str, *, trusted: bool, given: str | None = None, env_flag: bool = False) -> None:
+    """Refuse to import an entry point that a file names unless the user asked for it.
+
+    Building an env from an entry point imports its module and calls its factory with the file's
+    keyword arguments: code chosen by whoever wrote the file (``subprocess:getoutput`` with
+    ``{"cmd": ...}`` runs a shell command). A registered id only picks one of qmixbench's own
+    factories, so it needs no permission.
+
+    Args:
+        env: the env string found in the file.
+        source: the file, for the message.
+        trusted: the user passed ``--trust-entry-points``.
+        given: the env the user named on the command line (``--env``), if any: it allows the same
+            entry point, and must name the same env as the file.
+        env_flag: the command takes ``--env``, so the message suggests it too.
+
+    Raises:
+        UntrustedEntryPointError: an entry point neither trusted nor named by ``given``.
+        EnvSpecError: ``env`` is not a string, or ``given`` names another env than the file.
+    """
+    if not isinstance(env, str) or not env.strip():
+        raise EnvSpecError(f"{source}: the env must be a non-empty string, got {env!r}")
+    name = entry_point_name(env)
+    if given is not None:
+        wanted = given.partition("?")[0].strip()
+        if wanted != env.partition("?")[0].strip():
+            raise EnvSpecError(f"--env {given!r} is not this run's env: {source} names {env!r}")
+        return
+    if name is None or trusted:
+        return
+    hint = f" or name it yourself with --env {name}" if env_flag else ""
+    raise UntrustedEntryPointError(
+        f"refusing to import entry point {name!r} named in {source}: it would run code chosen by whoever "
+        f"wrote that file; if you trust it, pass {TRUST_FLAG}{hint}"
+    )

@@ -6,7 +6,7 @@ Layout of a run directory (``run_dir(out, env, algo, seed)`` = ``OUT/<env-slug>/
   "env_info": EnvInfo as a dict, "provenance": {...}}``; written once at the start.
 * ``metrics.csv``   one row per evaluation, columns :data:`METRIC_COLUMNS`; rewritten whole
   (atomically) at each evaluation, so it is always complete up to the last evaluation.
-* ``status.json``   ``{"status": "running"|"done"|"failed", "env_steps", "error", "traceback",
+* ``status.json``   ``{"status": "running"|"done"|"failed"|"interrupted", "env_steps", "error", "traceback",
   "started_at", "finished_at"}``.
 * ``agent.pt``      the trained agent network (the only network needed to act).
 * ``checkpoint.pt`` everything needed to resume.
@@ -46,7 +46,15 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 """Columns of ``metrics.csv``, documented with units in results/README.md."""
 
-STATUSES = ("running", "done", "failed")
+STATUSES = ("running", "done", "failed", "interrupted")
+"""``interrupted``: stopped by Ctrl-C (KeyboardInterrupt); ``--resume`` continues it."""
+
+RUN_FILES = ("status.json", "config.json", "job.json", "metrics.csv", "checkpoint.pt", "agent.pt")
+"""Every file a run directory holds (``job.json`` is written by :mod:`qmixbench.benchmark`)."""
+
+TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+"""What :func:`atomic_write_bytes`' temporary files are called: ``.<name>.<8 random chars>.tmp`` (mkstemp)."""
 
 
 def slug(text: str) -> str:
@@ -69,7 +77,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         # mkstemp makes the file owner-only (0600); results are shared (Ray clusters, teams), so give
         # it the mode a plain open() would: 0666 less the umask.
@@ -167,6 +175,22 @@ class RunRecorder:
                 "finished_at": None if status == "running" else time.time(),
             },
         )
+
+
+def remove_stale_temp_files(root: Path | str) -> int:
+    """Delete the temporary files of atomic writes that never finished (a writer killed mid-write),
+    anywhere under ``root``; returns how many.
+
+    Only safe while no writer is live under ``root`` (the caller holds its results lock): a live
+    writer's temporary file looks the same.
+    """
+    removed = 0
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            if _TEMP_NAME.match(name):
+                Path(folder, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def read_status(directory: Path | str) -> dict[str, Any] | None:

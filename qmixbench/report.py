@@ -18,7 +18,7 @@ import pandas as pd
 
 from qmixbench import stats
 from qmixbench.recorder import atomic_write_bytes, atomic_write_text, slug
-from qmixbench.results import CONFIG_PREFIX, final_evaluations
+from qmixbench.results import CONFIG_PREFIX, SchemaError, final_evaluations
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "seeds",
@@ -103,6 +103,41 @@ def run_summary(table: pd.DataFrame) -> pd.DataFrame:
     """The end-of-``run`` table: env x algo, final eval return mean and std over seeds, success rate, steps/s."""
     summary = summarize(table, reps=1) if not table.empty else pd.DataFrame(columns=["env", "algo", *SUMMARY_COLUMNS])
     return summary[list(RUN_SUMMARY_COLUMNS)]
+
+
+def read_run_summary(path: Path) -> pd.DataFrame | None:
+    """An existing ``summary.csv`` written by ``qmixbench run``, or None if there is none.
+
+    Raises:
+        SchemaError: the file is not such a summary (unreadable, or other columns): it is someone
+            else's, and ``qmixbench run`` must neither merge into it nor overwrite it.
+    """
+    if not path.exists():
+        return None
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except (ValueError, OSError) as exc:  # UnicodeDecodeError and pandas' parser errors are ValueErrors
+        raise SchemaError(f"{path} is not a summary written by qmixbench run ({type(exc).__name__})") from None
+    if tuple(frame.columns) != RUN_SUMMARY_COLUMNS:
+        raise SchemaError(
+            f"{path} is not a summary written by qmixbench run (columns {', '.join(map(str, frame.columns))}; "
+            f"expected {', '.join(RUN_SUMMARY_COLUMNS)}); move it away or choose another --out"
+        )
+    return frame
+
+
+def merge_run_summary(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` rows, plus the rows of ``old`` for env x algo pairs that ``new`` does not have.
+
+    A pair is summarised by the latest command that ran it: its runs are the ones that command
+    chose (seeds, config); mixing them with an earlier command's runs could average two configs.
+    """
+    if old is None or old.empty:
+        return new
+    ours = set(zip(new["env"], new["algo"]))
+    kept = old[[(e, a) not in ours for e, a in zip(old["env"], old["algo"])]]
+    merged = pd.concat([kept, new], ignore_index=True) if len(kept) else new
+    return merged.sort_values(["env", "algo"], kind="stable", ignore_index=True)
 
 
 def improvement(table: pd.DataFrame, reps: int = 2000, seed: int = 0, include_incomplete: bool = False) -> pd.DataFrame:

@@ -13,7 +13,7 @@ written by :mod:`qmixbench.benchmark` before a run starts):
 
 from __future__ import annotations
 
-import csv
+import io
 import logging
 import os
 import socket
@@ -23,12 +23,14 @@ from typing import Any
 
 import pandas as pd
 
+from qmixbench import run_files
 from qmixbench.config import TrainConfig, flatten, valid_keys
-from qmixbench.recorder import METRIC_COLUMNS, read_json, read_status
+from qmixbench.recorder import METRIC_COLUMNS
+from qmixbench.run_files import CONFIG_FILE, RECORD_FILES, DamagedRunError, RunFiles, read_record, read_run
 
 log = logging.getLogger(__name__)
 
-JOB_FILE = "job.json"
+JOB_FILE = run_files.JOB_FILE
 """Written by the benchmark executor before ``train()`` starts: ``{"run", "config", "pid", "host", "submitted_at"}``."""
 
 CONFIG_PREFIX = "config."
@@ -61,7 +63,7 @@ RUN_SCHEMA: dict[str, str] = {
 }
 """Column -> dtype of :func:`runs`' table."""
 
-REQUIRED_METRICS = ("env_steps", "eval_return_mean")
+REQUIRED_METRICS = run_files.REQUIRED_METRICS
 STATUSES = ("done", "failed", "running", "interrupted", "pending")
 
 
@@ -75,33 +77,26 @@ def find_run_dirs(paths: Iterable[Path | str]) -> list[Path]:
     for root in map(Path, paths):
         if not root.exists():
             raise FileNotFoundError(f"{root}: no such file or directory")
-        for name in ("status.json", "config.json", JOB_FILE):
+        for name in RECORD_FILES:
             if (root / name).exists():
                 found.add(root)
             found.update(p.parent for p in root.rglob(name))
     return sorted(found)
 
 
-def _identity(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _identity(files: RunFiles) -> tuple[dict[str, Any], dict[str, Any]]:
     """(run identity {env, algo, seed}, flat TrainConfig dict) from config.json, else job.json, else the path."""
-    for name in ("config.json", JOB_FILE):
-        path = run / name
-        if path.exists():
-            try:
-                data = read_json(path)
-                info = data["run"]
-                return {"env": str(info["env"]), "algo": str(info["algo"]), "seed": int(info["seed"])}, flatten(
-                    data.get("config", {})
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise SchemaError(f"{path}: cannot read the run's env/algo/seed ({exc})") from exc
+    if files.record is not None:  # read_run checked its "run" object
+        info = files.record["run"]
+        return {"env": info["env"], "algo": info["algo"], "seed": info["seed"]}, flatten(files.config)
     # Layout fallback: OUT/<env-slug>/<algo>/seed_<k>
+    run = files.directory
     try:
         seed = int(run.name.removeprefix("seed_"))
-    except ValueError as exc:
-        raise SchemaError(
+    except ValueError:
+        raise DamagedRunError(
             f"{run}: no config.json or {JOB_FILE}, and the path is not .../<env>/<algo>/seed_<k>"
-        ) from exc
+        ) from None
     return {"env": run.parent.parent.name.replace("__", "/"), "algo": run.parent.name, "seed": seed}, {}
 
 
@@ -118,34 +113,61 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def run_status(run: Path | str) -> str:
-    """``done``, ``failed``, ``running``, ``interrupted`` (status says running but its process on this
-    host is gone) or ``pending`` (submitted, never started)."""
-    run = Path(run)
-    status = read_status(run)
-    if status is None:
+def _state(files: RunFiles) -> str:
+    if files.status is None:
         return "pending"
-    state = str(status.get("status"))
-    if state == "running" and (run / JOB_FILE).exists():
-        job = read_json(run / JOB_FILE)
-        if job.get("host") == socket.gethostname() and isinstance(job.get("pid"), int) and not _pid_alive(job["pid"]):
+    state = str(files.status.get("status"))
+    job = files.job or {}
+    if state == "running" and job.get("host") == socket.gethostname():
+        pid = job.get("pid")
+        if isinstance(pid, int) and not _pid_alive(pid):
             return "interrupted"
     return state
 
 
-def _read_metrics(path: Path) -> pd.DataFrame:
-    if not path.exists():
+def run_status(run: Path | str) -> str:
+    """``done``, ``failed``, ``running``, ``interrupted`` (status says running but its process on this
+    host is gone, or a run stopped by Ctrl-C) or ``pending`` (submitted, never started).
+
+    Raises:
+        qmixbench.run_files.DamagedRunError: a file of the run cannot be read.
+    """
+    return _state(read_run(run))
+
+
+def _metrics_frame(files: RunFiles) -> pd.DataFrame:
+    if files.metrics_header is None or not files.metrics_rows:
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
-    with path.open(newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), [])
-    missing = [c for c in REQUIRED_METRICS if c not in header]
-    if missing:
-        raise SchemaError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(METRIC_COLUMNS)}")
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(io.StringIO(files.metrics_text))
     for column in METRIC_COLUMNS:
         if column not in frame:
             frame[column] = float("nan")
     return frame[list(METRIC_COLUMNS)]
+
+
+def _read_runs(
+    paths: Iterable[Path | str], damaged: dict[str, str] | None
+) -> list[tuple[RunFiles, dict[str, Any], dict[str, Any], pd.DataFrame]]:
+    """(files, identity, flat config, metrics) of every readable run; damaged ones are set aside.
+
+    Each damaged run's reason goes into ``damaged`` (run directory -> one line), or is logged as a
+    warning when ``damaged`` is None.
+    """
+    out = []
+    for run in find_run_dirs(paths):
+        try:
+            files = read_run(run)
+            ident, config = _identity(files)
+            metrics = _metrics_frame(files)
+        except (DamagedRunError, ValueError) as exc:  # ValueError: a CSV that pandas cannot parse
+            reason = str(exc) if isinstance(exc, DamagedRunError) else f"{run}/metrics.csv: {exc}"
+            if damaged is None:
+                log.warning("skipped a damaged run: %s", reason)
+            else:
+                damaged[str(run)] = reason
+            continue
+        out.append((files, ident, config, metrics))
+    return out
 
 
 def _apply_dtypes(frame: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
@@ -159,21 +181,21 @@ def _apply_dtypes(frame: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def load(paths: Iterable[Path | str]) -> pd.DataFrame:
+def load(paths: Iterable[Path | str], damaged: dict[str, str] | None = None) -> pd.DataFrame:
     """All evaluations of all runs under ``paths``: one row per (run, evaluation); schema :data:`SCHEMA`.
 
-    Runs without a metrics.csv contribute no rows (see :func:`runs` for them).
+    Runs without a metrics.csv contribute no rows (see :func:`runs` for them). A damaged run (see
+    :mod:`qmixbench.run_files`) contributes none either: its directory and the reason go into
+    ``damaged``, or into a logged warning when ``damaged`` is None.
     """
     frames = []
-    for run in find_run_dirs(paths):
-        ident, config = _identity(run)
-        metrics = _read_metrics(run / "metrics.csv")
+    for files, ident, config, metrics in _read_runs(paths, damaged):
         if metrics.empty:
             continue
         for key, value in ident.items():
             metrics[key] = value
-        metrics["status"] = run_status(run)
-        metrics["run_dir"] = str(run)
+        metrics["status"] = _state(files)
+        metrics["run_dir"] = str(files.directory)
         # The shared keys always; a mixer's own keys (mixer.alpha, ...) for the runs that have them.
         keys = list(CONFIG_COLUMNS) + [CONFIG_PREFIX + k for k in config if CONFIG_PREFIX + k not in CONFIG_COLUMNS]
         for column in keys:
@@ -191,25 +213,23 @@ def load(paths: Iterable[Path | str]) -> pd.DataFrame:
     return table
 
 
-def runs(paths: Iterable[Path | str]) -> pd.DataFrame:
-    """One row per run under ``paths``: schema :data:`RUN_SCHEMA`."""
+def runs(paths: Iterable[Path | str], damaged: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per run under ``paths``: schema :data:`RUN_SCHEMA`; damaged runs are set aside as in :func:`load`."""
     rows = []
-    for run in find_run_dirs(paths):
-        ident, config = _identity(run)
-        status = read_status(run) or {}
-        metrics = _read_metrics(run / "metrics.csv")
+    for files, ident, config, metrics in _read_runs(paths, damaged):
+        status = files.status or {}
         last = metrics.sort_values("env_steps").iloc[-1] if not metrics.empty else None
         steps = status.get("env_steps") or (last["env_steps"] if last is not None else 0)
         rows.append(
             {
                 **ident,
-                "status": run_status(run),
+                "status": _state(files),
                 "env_steps": int(steps),
                 "total_env_steps": config.get("total_env_steps"),
                 "evaluations": len(metrics),
                 "final_return": float(last["eval_return_mean"]) if last is not None else float("nan"),
                 "error": status.get("error"),
-                "run_dir": str(run),
+                "run_dir": str(files.directory),
             }
         )
     table = pd.DataFrame(rows, columns=list(RUN_SCHEMA))
@@ -250,9 +270,12 @@ def provenance(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
     """The distinct provenance records (commit, dirty, machine, ...) of the runs under ``paths``."""
     seen: dict[str, dict[str, Any]] = {}
     for run in find_run_dirs(paths):
-        path = run / "config.json"
-        if path.exists():
-            prov = read_json(path).get("provenance") or {}
+        try:
+            record = read_record(run / CONFIG_FILE)
+        except DamagedRunError:
+            continue  # load() and runs() report it
+        prov = (record or {}).get("provenance") or {}
+        if record is not None and isinstance(prov, dict):
             key = repr(sorted((k, str(v)) for k, v in prov.items() if k not in ("created_at", "packages")))
             seen.setdefault(key, prov)
     return list(seen.values())

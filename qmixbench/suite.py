@@ -2,9 +2,11 @@
 
 Format (every key but ``envs`` and ``algos`` is optional)::
 
-    name = "smoke"                       # default: the file's stem; names the default output dir
+    name = "smoke"                       # default: the file's stem; the default output dir results/<name>,
+                                         # so one plain folder name (no / or \\, no leading .)
     description = "what the suite is for"
-    envs = ["matrix/two-step-v0", "multigrid/*"]   # ids, family names or globs over registered ids
+    envs = ["matrix/two-step-v0", "multigrid/*"]   # ids, family names or globs over registered ids;
+                                         # entry points (module:factory) need run --trust-entry-points
     algos = ["qmix", "vdn", "iql"]
     seeds = [0, 1, 2]                    # or an int n: seeds 0..n-1
 
@@ -159,6 +161,10 @@ def load_suite(path: Path | str) -> Suite:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise SuiteError(f"{path}: no such suite file") from exc
+    except UnicodeDecodeError:
+        raise SuiteError(f"{path}: not UTF-8 text (a suite is a TOML file)") from None
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{path}: malformed TOML: {exc}") from exc
     _check_keys(path, "", data, TOP_KEYS)
@@ -166,7 +172,10 @@ def load_suite(path: Path | str) -> Suite:
         if key not in data:
             raise SuiteError(f"{path}: missing required key {key!r}; valid keys: {', '.join(TOP_KEYS)}")
     env_settings: dict[str, EnvSettings] = {}
-    for pattern, section in _check_keys(path, "env", data.get("env", {}), list(data.get("env", {}))).items():
+    sections = data.get("env", {})
+    if not isinstance(sections, dict):
+        raise SuiteError(f'{path}: env must be a table of per-env sections ([env."ID"]), got {sections!r}')
+    for pattern, section in sections.items():
         where = f'env."{pattern}"'
         _check_keys(path, where, section, ENV_KEYS)
         kwargs = section.get("kwargs", {})
@@ -181,8 +190,12 @@ def load_suite(path: Path | str) -> Suite:
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str):
             raise SuiteError(f"{path}: {key} must be a string")
+    name = data.get("name", path.stem)
+    # The name is the default --out (results/<name>): one plain folder name, never a path out of results/.
+    if not name or name in (".", "..") or any(sep in name for sep in "/\\") or name.startswith("."):
+        raise SuiteError(f"{path}: name {name!r} must be a plain folder name (no / or \\, not starting with '.')")
     return Suite(
-        name=data.get("name", path.stem),
+        name=name,
         path=path,
         envs=_str_list(path, "envs", data["envs"]),
         algos=_str_list(path, "algos", data["algos"]),

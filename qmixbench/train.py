@@ -266,7 +266,8 @@ def train(spec: RunSpec, out_dir: Path | str, resume: bool = False, progress: bo
 
     Raises:
         DivergenceError: The TD loss became NaN/inf (the run's status is then ``failed``). Any other
-            exception likewise marks the run failed and is re-raised.
+            exception likewise marks the run failed and is re-raised; KeyboardInterrupt marks it
+            ``interrupted``.
     """
     directory = run_dir(out_dir, spec.env, spec.algo, spec.seed)
     recorder = RunRecorder(directory)
@@ -281,7 +282,8 @@ def train(spec: RunSpec, out_dir: Path | str, resume: bool = False, progress: bo
         return _train(spec, run, recorder, resume, progress)
     except BaseException as exc:
         recorder.set_status(
-            "failed",
+            # Ctrl-C is the user stopping the run, not the run failing; --resume continues either.
+            "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
             env_steps=run.env_steps if run else 0,
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),

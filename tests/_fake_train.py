@@ -3,8 +3,9 @@
 Benchmark, CLI and report tests use it (``train_fn="_fake_train:train"``) so they exercise the
 executors, crash isolation and resume in seconds. ``spec.env_kwargs["mode"]`` picks a behaviour:
 ``ok`` (default), ``raise`` (an exception after the first evaluation), ``nan`` (FloatingPointError
-at once), ``die`` (the process exits hard: os._exit), ``slow`` (sleeps ``delay`` s per evaluation), ``hang`` (steps ``_hostile_envs:HangingStep`` through the
-adapter, whose step never returns).
+at once), ``die`` (the process exits hard: os._exit), ``slow`` (sleeps ``delay`` s per evaluation),
+``hang`` (steps ``_hostile_envs:HangingStep`` through the adapter, whose step never returns),
+``interrupt`` (KeyboardInterrupt after the first evaluation, as Ctrl-C would).
 The eval return is a deterministic function of algo, seed and step.
 """
 
@@ -64,6 +65,8 @@ def train(spec: RunSpec, out_dir: str | Path, resume: bool = False, progress: bo
             step = min(step + cfg.eval_interval, cfg.total_env_steps)
             if mode == "raise" and step > cfg.eval_interval:
                 raise RuntimeError("env exploded")
+            if mode == "interrupt" and step > cfg.eval_interval:
+                raise KeyboardInterrupt
             if mode == "die" and step > cfg.eval_interval:
                 os._exit(3)
             if mode == "slow":
@@ -89,7 +92,7 @@ def train(spec: RunSpec, out_dir: str | Path, resume: bool = False, progress: bo
         import traceback
 
         rec.set_status(
-            "failed",
+            "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
             step if mode != "nan" else start,
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),

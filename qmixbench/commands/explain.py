@@ -6,7 +6,8 @@ Q_tot of every joint action (rows: agent_0's action, columns: agent_1's), each a
 7 in the two-step game where QMIX's monotone mixing finds 8.
 
 The learned values come from the final checkpoint (agent network and mixer); recurrent agents are
-unrolled along the path that reaches each state.
+unrolled along the path that reaches each state. As in ``qmixbench eval``, a run whose env is an
+entry point needs ``--trust-entry-points`` or the same env named with ``--env``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from qmixbench.cli import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from qmixbench.commands.eval import add_trust_arguments
+
     parser.add_argument("run_dir", type=Path, help="a run directory of a matrix game (matrix/*)")
+    add_trust_arguments(parser)
 
 
 def _nodes(env: Any, gamma: float) -> list[tuple[str, list[tuple[int, int]], np.ndarray, str]]:
@@ -47,32 +51,34 @@ def _table(title: str, m: np.ndarray) -> list[str]:
     return lines
 
 
-def explain(run_dir: Path) -> str:
-    """The text ``qmixbench explain`` prints for ``run_dir``."""
+def explain(run_dir: Path, trust_entry_points: bool = False, env: str | None = None) -> str:
+    """The text ``qmixbench explain`` prints for ``run_dir`` (see ``--trust-entry-points`` and ``--env``)."""
     import torch
 
-    from qmixbench.adapter import make_adapter
     from qmixbench.algos.mixers import build_mixer
     from qmixbench.algos.mixers.base import MixerInput
     from qmixbench.algos.networks import build_inputs
+    from qmixbench.commands.eval import make_run_adapter, read_agent, read_run_record
     from qmixbench.config import TrainConfig, from_dict
-    from qmixbench.evaluate import load_agent
-    from qmixbench.recorder import read_json
     from qmixbench.train import mixer_shape
 
     for name in ("config.json", "agent.pt", "checkpoint.pt"):
         if not (run_dir / name).exists():
             raise UsageError(f"{run_dir} is not a finished run directory (no {name})")
-    record = read_json(run_dir / "config.json")
-    run, cfg = record["run"], record["config"]
-    adapter = make_adapter(run["env"], run.get("env_kwargs") or {}, run.get("team_reward", "auto"))
+    run, cfg = read_run_record(run_dir, trust_entry_points, env)
+    adapter = make_run_adapter(run)
     nodes = _nodes(getattr(adapter.env, "unwrapped", adapter.env), float(cfg["gamma"]))
-    agent, meta = load_agent(run_dir / "agent.pt")
+    agent, meta = read_agent(run_dir / "agent.pt")
     info = adapter.info
     config: TrainConfig = from_dict(TrainConfig, cfg)
     mixer = build_mixer(config.mixer, mixer_shape(info, meta["network"]["input_dim"], config))
-    ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    mixer.load_state_dict(ckpt["learner"]["mixer"] or {})
+    try:
+        ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+        mixer.load_state_dict(ckpt["learner"]["mixer"] or {})
+    except Exception as exc:  # torch raises many types for a damaged, foreign or older file
+        raise UsageError(
+            f"{run_dir / 'checkpoint.pt'}: not a readable checkpoint of this mixer ({type(exc).__name__})"
+        ) from None
     a = info.n_actions
     lines = [
         f"{run['algo']} on {run['env']} (seed {run['seed']}): learned values beside the true ones",
@@ -123,5 +129,5 @@ def explain(run_dir: Path) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    print(explain(args.run_dir))
+    print(explain(args.run_dir, args.trust_entry_points, args.env))
     return 0

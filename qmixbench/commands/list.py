@@ -81,12 +81,15 @@ def _runs(path: Path) -> str:
     import pandas as pd
 
     from qmixbench import results
+    from qmixbench.commands.report import print_damaged
     from qmixbench.report import format_table
 
+    damaged: dict[str, str] = {}
     try:
-        table = results.runs([path])
+        table = results.runs([path], damaged)
     except (FileNotFoundError, results.SchemaError) as exc:
         raise UsageError(str(exc)) from exc
+    print_damaged(damaged)
     if table.empty:
         return f"no runs under {path}"
     shown = table.copy()

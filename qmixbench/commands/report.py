@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from qmixbench.cli import UsageError
@@ -45,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def print_damaged(damaged: dict[str, str]) -> None:
+    """Name each damaged run that was skipped, and why (one line each, on stderr)."""
+    for reason in damaged.values():
+        print(f"skipped a damaged run: {reason}", file=sys.stderr)
+    if damaged:
+        print(f"{len(damaged)} damaged run(s) skipped; `qmixbench run ... --resume` runs them again", file=sys.stderr)
+
+
 def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -52,13 +61,17 @@ def _split(text: str) -> list[str]:
 def main(args: argparse.Namespace) -> int:
     from qmixbench import report, results
 
+    if args.reps < 1:
+        raise UsageError(f"--reps must be >= 1 (bootstrap resamples), got {args.reps}")
+    damaged: dict[str, str] = {}
     try:
-        table = results.load(args.paths)
-        run_table = results.runs(args.paths)
+        table = results.load(args.paths, damaged)
+        run_table = results.runs(args.paths, damaged)
     except (FileNotFoundError, results.SchemaError) as exc:
         raise UsageError(str(exc)) from exc
+    print_damaged(damaged)
     if run_table.empty:
-        raise UsageError(f"no runs found under {', '.join(map(str, args.paths))}")
+        raise UsageError(f"no {'readable ' if damaged else ''}runs found under {', '.join(map(str, args.paths))}")
     group_by = _split(args.group_by)
     try:
         summary = report.summarize(

@@ -74,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fail a run whose env construction, reset() or step() does not return within S seconds "
         f"(default {DEFAULT_STEP_TIMEOUT_S:g}; 0: no limit); the process executor kills the worker",
     )
+    parser.add_argument(
+        "--trust-entry-points",
+        action="store_true",
+        help="import and call entry points (module:factory) that the --suite file names: runs their code",
+    )
     # Tests inject a fake train() here ("module:function"); not part of the user interface.
     parser.add_argument("--train-fn", default="qmixbench.train:train", help=argparse.SUPPRESS)
 
@@ -127,7 +132,8 @@ def _limits(args: argparse.Namespace) -> Limits:
 def main(args: argparse.Namespace) -> int:
     from qmixbench import benchmark, report, results
     from qmixbench.config import ConfigError, parse_set_args
-    from qmixbench.entry_points import EnvSpecError
+    from qmixbench.entry_points import EnvSpecError, check_trusted
+    from qmixbench.lock import ResultsDirError, ResultsLock
     from qmixbench.recorder import atomic_write_text
     from qmixbench.suite import SuiteError, load_suite
     from qmixbench_envs import UnknownEnvError
@@ -138,6 +144,8 @@ def main(args: argparse.Namespace) -> int:
         if args.steps is not None:
             overrides["total_env_steps"] = args.steps
         suite = load_suite(args.suite) if args.suite else None
+        for env in suite.envs if suite else ():  # before expansion: it imports entry points
+            check_trusted(env, f"suite {args.suite}", trusted=args.trust_entry_points)
         # "is not None": an empty --env/--algos/--seeds is an error, not a request for the defaults.
         envs = _names("--env", args.env) if args.env is not None else list(suite.envs)  # type: ignore[union-attr]
         algos = benchmark.check_algos(
@@ -153,30 +161,44 @@ def main(args: argparse.Namespace) -> int:
         if args.resume and not (args.out or suite):
             raise UsageError("--resume needs --out DIR (or --suite, whose default --out is results/<suite name>)")
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
-        benchmark.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
-        if args.train_fn == benchmark.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
-            benchmark.check_envs(specs, limits)
-        print(
-            f"{len(specs)} runs ({len(specs) // len(seeds)} env x algo, {len(seeds)} seeds) -> {out}", file=sys.stderr
-        )
-        outcomes = benchmark.execute(
-            specs,
-            out,
-            executor=args.executor,
-            workers=args.workers,
-            address=args.address,
-            resume=args.resume,
-            train_fn=args.train_fn,
-            limits=limits,
-        )
-    except (SuiteError, ConfigError, UnknownEnvError, EnvSpecError, benchmark.BenchmarkError) as exc:
+        # Held until the summary is written: nothing else writes runs (or summary.csv) into out meanwhile.
+        with ResultsLock(out) as lock:
+            benchmark.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
+            old_summary = report.read_run_summary(Path(out) / "summary.csv")  # refuse a foreign one up front
+            if args.train_fn == benchmark.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
+                benchmark.check_envs(specs, limits)
+            print(
+                f"{len(specs)} runs ({len(specs) // len(seeds)} env x algo, {len(seeds)} seeds) -> {out}",
+                file=sys.stderr,
+            )
+            outcomes = benchmark.execute(
+                specs,
+                out,
+                executor=args.executor,
+                workers=args.workers,
+                address=args.address,
+                resume=args.resume,
+                train_fn=args.train_fn,
+                limits=limits,
+                lock=lock,
+            )
+            ours = {o.run_dir for o in outcomes}
+            table = results.load([out])
+            table = table[table["run_dir"].isin(ours)]
+            summary = report.run_summary(table)
+            merged = report.merge_run_summary(old_summary, summary)
+            atomic_write_text(Path(out) / "summary.csv", merged.to_csv(index=False))
+    except (
+        SuiteError,
+        ConfigError,
+        UnknownEnvError,
+        EnvSpecError,
+        benchmark.BenchmarkError,
+        ResultsDirError,
+        results.SchemaError,
+    ) as exc:
         raise UsageError(str(exc)) from exc
 
-    ours = {o.run_dir for o in outcomes}
-    table = results.load([out])
-    table = table[table["run_dir"].isin(ours)]
-    summary = report.run_summary(table)
-    atomic_write_text(Path(out) / "summary.csv", summary.to_csv(index=False))
     shown = summary.copy()
     shown.insert(
         3,
