@@ -244,6 +244,8 @@ class RunSpec:
     """Keyword arguments for the env factory."""
     team_reward: str = "auto"
     """``auto`` (the env's declaration, else sum), ``shared`` or ``sum``; see ``qmixbench.adapter``."""
+    protocol: str = ""
+    """The named protocol (``qmixbench.protocols``) applied when ``config`` was resolved; "" for none."""
 
 
 def spec_record(spec: RunSpec) -> dict[str, Any]:
@@ -255,6 +257,7 @@ def spec_record(spec: RunSpec) -> dict[str, Any]:
             "algo": spec.algo,
             "seed": spec.seed,
             "team_reward": spec.team_reward,
+            "protocol": spec.protocol,
         },
         "config": to_dict(spec.config),
     }
