@@ -89,15 +89,6 @@ PROTOCOLS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
 """Protocol name -> env family (the id's namespace: ``lbf``, ``mpe``) -> algorithm -> dotted
 :class:`~qmixbench.config.TrainConfig` overrides. One dict literal; every value cites its source."""
 
-PAPER_RETURN_CONVENTION: dict[str, dict[str, str]] = {
-    # LBF: EPyMARL sums the agents' rewards (at most 1.0 per episode when all food is collected).
-    # MPE: "the returns that are presented in the paper for the MPE tasks are divided by the number of
-    # agents" (G. Papoudakis, uoe-agents/epymarl#29), i.e. the mean over agents of their returns.
-    "papoudakis2021": {"lbf": "sum", "mpe": "mean"},
-}
-"""How the protocol's paper reports a team's return per family: ``sum`` over agents or ``mean``
-(per agent). ``qmixbench report --published`` converts our team returns to it."""
-
 
 def env_family(env: str) -> str:
     """The family of an env string: its registered id's namespace (``lbf/8x8-2p-2f-coop-v3`` -> ``lbf``;
@@ -157,4 +148,4 @@ def check_protocol(name: str) -> str:
     return name
 
 
-__all__ = ["PAPER_RETURN_CONVENTION", "PROTOCOLS", "check_protocol", "env_family", "protocol_overrides"]
+__all__ = ["PROTOCOLS", "check_protocol", "env_family", "protocol_overrides"]
