@@ -173,11 +173,12 @@ def check_seeds(seeds: Iterable[int]) -> list[int]:
     return out
 
 
-def default_resolve(algo: str, env: str, overrides: dict[str, Any]) -> TrainConfig:
-    """The preset for ``algo``, the env's recommended defaults, then ``overrides`` (``qmixbench.algos.resolve_config``)."""
+def default_resolve(algo: str, env: str, overrides: dict[str, Any], protocol: str | None = None) -> TrainConfig:
+    """The preset for ``algo``, the env's recommended defaults, ``protocol``'s settings, then ``overrides``
+    (``qmixbench.algos.resolve_config``)."""
     from qmixbench.algos import resolve_config
 
-    return resolve_config(algo, overrides, env=env)
+    return resolve_config(algo, overrides, env=env, protocol=protocol)
 
 
 def expand(
@@ -187,6 +188,7 @@ def expand(
     overrides: dict[str, Any] | None = None,
     suite: Any = None,
     resolve: Callable[[str, str, dict[str, Any]], TrainConfig] | None = None,
+    protocol: str | None = None,
 ) -> list[RunSpec]:
     """Every env x algo x seed as a RunSpec with its fully resolved config.
 
@@ -197,11 +199,15 @@ def expand(
         overrides: dotted TrainConfig overrides from the command line; they win over the suite's.
         suite: a :class:`qmixbench.suite.Suite` whose overrides, per-env settings apply under ``overrides``.
         resolve: ``(algo, env, overrides) -> TrainConfig``; :func:`default_resolve` by default.
+        protocol: a named protocol (``qmixbench.protocols``) applied under the overrides and recorded
+            in each RunSpec; it needs the default ``resolve``.
 
     Raises:
         UnknownEnvError, BenchmarkError, ConfigError: with one line that lists what is valid.
     """
-    resolve = resolve or default_resolve
+    if protocol and resolve is not None:
+        raise BenchmarkError("a protocol is applied by the default resolve; pass one or the other")
+    resolve = resolve or (lambda a, e, o: default_resolve(a, e, o, protocol))
     seeds = check_seeds(seeds)
     algos = check_algos(algos)
     env_ids = expand_envs(envs)
@@ -226,6 +232,7 @@ def expand(
                         config=config,
                         env_kwargs=dict(settings.kwargs) if settings else {},
                         team_reward=settings.team_reward if settings else "auto",
+                        protocol=protocol or "",
                     )
                 )
     return specs

@@ -319,6 +319,8 @@ class RunSpec:
     """Keyword arguments for the env factory."""
     team_reward: str = "auto"
     """``auto`` (the env's declaration, else sum), ``shared`` or ``sum``; see ``qmixbench.adapter``."""
+    protocol: str = ""
+    """The named protocol (``qmixbench.protocols``) applied when ``config`` was resolved; "" for none."""
 
     def __post_init__(self) -> None:
         # The algorithm *is* the mixer (presets differ only there): a spec whose config trains another
@@ -339,6 +341,7 @@ def spec_record(spec: RunSpec) -> dict[str, Any]:
             "algo": spec.algo,
             "seed": spec.seed,
             "team_reward": spec.team_reward,
+            "protocol": spec.protocol,
         },
         "config": to_dict(spec.config),
     }

@@ -9,6 +9,7 @@ Format (every key but ``envs`` and ``algos`` is optional)::
                                          # entry points (module:factory) need run --trust-entry-points
     algos = ["qmix", "vdn", "iql"]
     seeds = [0, 1, 2]                    # or an int n: seeds 0..n-1
+    protocol = "papoudakis2021"          # a named protocol (qmixbench.protocols); default: none
 
     [budget]
     env_steps = 20000                    # -> total_env_steps
@@ -27,9 +28,9 @@ Format (every key but ``envs`` and ``algos`` is optional)::
     kwargs = { }
     team_reward = "auto"
 
-Precedence, lowest first: the algorithm preset, the suite's ``[overrides]``, its ``[budget]`` and
-``[eval]``, the env's section, then the command line (``--steps``, ``--set``). A malformed file or an
-unknown key is a :class:`SuiteError` naming the file, the key and the valid keys.
+Precedence, lowest first: the algorithm preset, the env's recommended defaults, the protocol
+(``--protocol`` wins over the suite's), the suite's ``[overrides]``, its ``[budget]`` and ``[eval]``,
+the env's section, then the command line (``--steps``, ``--set``). A malformed file or an unknown key is a :class:`SuiteError` naming the file, the key and the valid keys.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-TOP_KEYS = ("name", "description", "envs", "algos", "seeds", "budget", "eval", "overrides", "env")
+TOP_KEYS = ("name", "description", "envs", "algos", "seeds", "protocol", "budget", "eval", "overrides", "env")
 BUDGET_KEYS = {"env_steps": "total_env_steps"}
 EVAL_KEYS = {"interval": "eval_interval", "episodes": "eval_episodes"}
 ENV_KEYS = ("budget", "eval", "overrides", "kwargs", "team_reward")
@@ -81,6 +82,8 @@ class Suite:
     description: str = ""
     overrides: dict[str, Any] = field(default_factory=dict)
     """Flat dotted TrainConfig overrides for every run (budget and eval translated)."""
+    protocol: str = ""
+    """A named protocol (``qmixbench.protocols.PROTOCOLS``) for every run; "" for none."""
     env_settings: dict[str, EnvSettings] = field(default_factory=dict)
     """Per-env sections, keyed as written (an id, family name or glob); matched by :meth:`settings_for`."""
 
@@ -187,13 +190,20 @@ def load_suite(path: Path | str) -> Suite:
                 f"{path}: {where}.team_reward must be one of {', '.join(TEAM_REWARDS)}, got {team_reward!r}"
             )
         env_settings[pattern] = EnvSettings(_section_overrides(path, where, section), dict(kwargs), team_reward)
-    for key in ("name", "description"):
+    for key in ("name", "description", "protocol"):
         if key in data and not isinstance(data[key], str):
             raise SuiteError(f"{path}: {key} must be a string")
     name = data.get("name", path.stem)
     # The name is the default --out (results/<name>): one plain folder name, never a path out of results/.
     if not name or name in (".", "..") or any(sep in name for sep in "/\\") or name.startswith("."):
         raise SuiteError(f"{path}: name {name!r} must be a plain folder name (no / or \\, not starting with '.')")
+    if data.get("protocol"):
+        from qmixbench.protocols import check_protocol
+
+        try:
+            check_protocol(data["protocol"])
+        except ConfigError as exc:
+            raise SuiteError(f"{path}: {exc}") from exc
     return Suite(
         name=name,
         path=path,
@@ -201,6 +211,7 @@ def load_suite(path: Path | str) -> Suite:
         algos=_str_list(path, "algos", data["algos"]),
         seeds=_seeds(path, data["seeds"]) if "seeds" in data else (0, 1, 2),
         description=data.get("description", ""),
+        protocol=data.get("protocol", ""),
         overrides=_section_overrides(path, "", data),
         env_settings=env_settings,
     )

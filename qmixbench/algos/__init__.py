@@ -10,7 +10,8 @@ How a run's config is resolved (:func:`resolve_config`), later steps overriding 
 2. the algorithm preset: ``mixer.kind`` = the algorithm's name, with that mixer's own defaults
    (:data:`~qmixbench.algos.mixers.MIXERS`); nothing outside ``mixer`` changes;
 3. the env's recommended defaults (:data:`ENV_DEFAULTS`), shared by all algorithms;
-4. the user's overrides (suite TOML, ``--set key=value``).
+4. a named protocol, when one is chosen (:data:`qmixbench.protocols.PROTOCOLS`), per family and algorithm;
+5. the user's overrides (suite TOML, ``--set key=value``).
 """
 
 from __future__ import annotations
@@ -92,24 +93,35 @@ def env_defaults(env: str | None) -> dict[str, Any]:
     return dict(ENV_DEFAULTS.get(_registered_id(env), {}))
 
 
-def resolve_config(algo: str, overrides: dict[str, Any] | None = None, env: str | None = None) -> TrainConfig:
-    """Build the fully resolved config of one run: defaults, preset, env defaults, then ``overrides``.
+def resolve_config(
+    algo: str, overrides: dict[str, Any] | None = None, env: str | None = None, protocol: str | None = None
+) -> TrainConfig:
+    """Build the fully resolved config of one run: defaults, preset, env defaults, protocol, then ``overrides``.
 
     Args:
         algo: An :data:`ALGORITHMS` key (``qmix``, ``vdn``, ``iql``, ``cw-qmix``, ``ow-qmix``, ``qplex``).
         overrides: Dotted keys to values (strings from ``--set`` or typed TOML values).
         env: Env id or family alias whose :data:`ENV_DEFAULTS` apply; None applies none.
+        protocol: A :data:`qmixbench.protocols.PROTOCOLS` name whose settings for ``algo`` on ``env``'s
+            family apply; None applies none.
 
     Returns:
         The resolved :class:`TrainConfig`.
 
     Raises:
-        ConfigError: Unknown algorithm or key, or a bad value; the message lists what is valid.
+        ConfigError: Unknown algorithm, key or protocol, a protocol that does not cover ``env``, or a
+            bad value; the message lists what is valid.
     """
     if algo not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algo!r}; valid: {', '.join(ALGORITHMS)}")
     config = apply_overrides(TrainConfig(), {"mixer.kind": algo})
     config = apply_overrides(config, env_defaults(env))
+    if protocol:
+        from qmixbench.protocols import protocol_overrides
+
+        if env is None:
+            raise ConfigError(f"protocol {protocol!r} needs the env, whose family it is defined for")
+        config = apply_overrides(config, protocol_overrides(protocol, algo, env))
     return apply_overrides(config, _for_mixer(dict(overrides or {}), config.mixer))
 
 

@@ -4,6 +4,7 @@ Examples::
 
     qmixbench report results/matrix
     qmixbench report results/a results/b --group-by env,algo,config.lr --sort=-return_iqm
+    qmixbench report results/reference/papoudakis2021 --published benchmarks/published/papoudakis2021.csv
     qmixbench report results/smoke --columns seeds,return_iqm,iqm_ci_low,iqm_ci_high --csv out.csv --md out/report.md
 """
 
@@ -39,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--md", type=Path, metavar="PATH", help="Markdown report (default PATH/report.md; PNGs in its curves/ folder)"
     )
+    parser.add_argument(
+        "--published",
+        type=Path,
+        metavar="FILE",
+        help="a published-numbers CSV (benchmarks/published/): put the paper's value and interval beside ours, "
+        "computed with the paper's metric definitions (written to *_published.csv and report.md)",
+    )
     parser.add_argument("--reps", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap's random generator (default 0)")
     parser.add_argument(
@@ -59,7 +67,8 @@ def _split(text: str) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from qmixbench import report, results
+    from qmixbench import published, report, results
+    from qmixbench.recorder import atomic_write_text
 
     if args.reps < 1:
         raise UsageError(f"--reps must be >= 1 (bootstrap resamples), got {args.reps}")
@@ -90,6 +99,14 @@ def main(args: argparse.Namespace) -> int:
         if bad:
             raise UsageError(f"unknown --columns {', '.join(bad)}; valid: {', '.join(summary.columns)}")
         summary = summary[[c for c in group_by if c not in columns] + columns]
+    beside = None
+    if args.published:
+        try:
+            beside = published.compare(
+                table, published.load_published(args.published), include_incomplete=args.include_incomplete
+            )
+        except published.PublishedError as exc:
+            raise UsageError(str(exc)) from exc
     poi = report.improvement(table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete)
     diff = report.config_diff(table)
 
@@ -110,6 +127,10 @@ def main(args: argparse.Namespace) -> int:
         reps=args.reps,
         include_incomplete=args.include_incomplete,
     )
+    if beside is not None:
+        report.write_csv(beside, csv_path.with_name(csv_path.stem + "_published.csv"))
+        section = published.markdown_section(beside, str(args.published))
+        atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + section)
 
     not_done = run_table[run_table["status"] != "done"]
     print(report.format_table(summary))
@@ -123,6 +144,9 @@ def main(args: argparse.Namespace) -> int:
     )
     if len(diff):
         print(report.format_table(diff))
+    if beside is not None:
+        print(f"\nPublished ({args.published}) beside ours, the paper's metric definitions:")
+        print(report.format_table(beside.drop(columns=["source"])))
     if len(not_done):
         counts = ", ".join(f"{n} {s}" for s, n in not_done["status"].value_counts().items())
         print(f"\nnot scored: {counts} (see `qmixbench list runs`; --include-incomplete scores them)")

@@ -7,6 +7,7 @@ Examples::
     qmixbench run --suite benchmarks/smoke.toml --workers 2
     qmixbench run --suite benchmarks/multigrid-core.toml --executor ray --address auto
     qmixbench run --suite benchmarks/matrix.toml --resume
+    qmixbench run --env lbf/8x8-2p-2f-coop-v3 --algos qmix,vdn,iql --seeds 0,1,2,3,4 --protocol papoudakis2021
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--algos", metavar="A[,A...]", help=f"algorithm presets (default {DEFAULT_ALGOS}, or the suite's)"
     )
     parser.add_argument("--seeds", metavar="S[,S...]", help=f"seeds (default {DEFAULT_SEEDS}, or the suite's)")
+    parser.add_argument(
+        "--protocol",
+        metavar="NAME",
+        help="apply a named protocol's per-family settings under --set (see docs/protocols.md; "
+        "default: the suite's, else none)",
+    )
     parser.add_argument("--steps", type=int, metavar="N", help="total env steps per run (sets total_env_steps)")
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="results directory (default results/<suite name or timestamp>)"
@@ -157,7 +164,8 @@ def main(args: argparse.Namespace) -> int:
             seeds = _seeds(args.seeds)
         else:
             seeds = list(suite.seeds) if suite else _seeds(DEFAULT_SEEDS)
-        specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite)
+        protocol = args.protocol or (suite.protocol if suite else "") or None
+        specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite, protocol=protocol)
         if args.resume and not (args.out or suite):
             raise UsageError("--resume needs --out DIR (or --suite, whose default --out is results/<suite name>)")
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
