@@ -61,7 +61,9 @@ def test_second_command_on_a_live_out_stops_and_a_killed_holder_never_blocks(tmp
     suite = tmp_path / "s.toml"
     suite.write_text(
         'envs = ["matrix/two-step-v0"]\nalgos = ["qmix"]\nseeds = [0]\n'
-        "[budget]\nenv_steps = 3000\n[eval]\ninterval = 100\n"
+        # 300 evaluations of 0.2 s: the holder outlives both other commands' start-up on a loaded machine
+        # (it is killed at the end of the test).
+        "[budget]\nenv_steps = 30000\n[eval]\ninterval = 100\n"
         '[env."matrix/two-step-v0"]\nkwargs = { mode = "slow", delay = 0.2 }\n'
     )
     out = tmp_path / "out"

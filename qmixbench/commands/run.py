@@ -169,12 +169,12 @@ def main(args: argparse.Namespace) -> int:
         if args.resume and not (args.out or suite):
             raise UsageError("--resume needs --out DIR (or --suite, whose default --out is results/<suite name>)")
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
+        if args.train_fn == benchmark.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
+            benchmark.check_envs(specs, limits)  # before the lock: a bad env leaves no --out behind
         # Held until the summary is written: nothing else writes runs (or summary.csv) into out meanwhile.
         with ResultsLock(out) as lock:
             benchmark.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
             old_summary = report.read_run_summary(Path(out) / "summary.csv")  # refuse a foreign one up front
-            if args.train_fn == benchmark.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
-                benchmark.check_envs(specs, limits)
             print(
                 f"{len(specs)} runs ({len(specs) // len(seeds)} env x algo, {len(seeds)} seeds) -> {out}",
                 file=sys.stderr,
