@@ -298,7 +298,17 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
         saved = read_json(recorder.dir / "config.json")
         if saved["config"] != to_dict(cfg) or saved["run"]["env"] != spec.env:
             raise ConfigError(f"{recorder.dir} holds a run with a different config; resume needs the same one")
-        run.restore(ckpt)
+        try:
+            run.restore(ckpt)
+        except ValueError:
+            raise  # another qmixbench version's checkpoint: not damaged, the message says what to do
+        except Exception as exc:  # torch.load and load_state_dict raise many types for a damaged file
+            # A damaged checkpoint is re-run from the start, like any other damaged run file; the run
+            # object may be half-restored, so it is built afresh.
+            log.warning("%s cannot be read (%s: %s); running it again from the start", ckpt, type(exc).__name__, exc)
+            run = _Run(spec)
+            resume = False
+    if resume and ckpt.exists():
         recorder.load_metrics()
         recorder.truncate_metrics(run.env_steps)
         log.info("resuming %s from env step %d", recorder.dir, run.env_steps)

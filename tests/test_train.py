@@ -17,7 +17,7 @@ from qmixbench.algos import ALGORITHMS, ENV_DEFAULTS, resolve_config
 from qmixbench.algos.learner import DivergenceError, QLearner
 from qmixbench.config import ConfigError, RunSpec
 from qmixbench.evaluate import load_agent
-from qmixbench.recorder import METRIC_COLUMNS, read_json, read_status
+from qmixbench.recorder import METRIC_COLUMNS, RunRecorder, read_json, read_status
 from qmixbench.train import train
 
 torch.set_num_threads(1)
@@ -251,3 +251,16 @@ def test_integer_observations_are_stored_as_uint8_only_when_their_dtype_is_uint8
     adapter.env._obs = {a: spaces.Box(0, 10, (2,), np.int64) for a in adapter.agents}
     assert obs_storage_dtype(adapter) == torch.float32
     assert obs_storage_dtype(make_adapter("multigrid/empty-5x5-v0")) == torch.uint8
+
+
+def test_resume_over_a_damaged_checkpoint_runs_again_from_the_start(tmp_path):
+    """A checkpoint.pt cut short (a full disk, a copy interrupted) is re-run, not a failure on every --resume."""
+    spec = RunSpec("matrix/two-step-v0", "vdn", 0, resolve_config("vdn", TOY, env="matrix/two-step-v0"))
+    clean = train(spec, tmp_path / "clean", progress=False)
+    damaged = train(spec, tmp_path / "damaged", progress=False)
+    ckpt = Path(damaged["run_dir"]) / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    RunRecorder(Path(damaged["run_dir"])).set_status("interrupted", env_steps=48)  # as if stopped mid-run
+    again = train(spec, tmp_path / "damaged", resume=True, progress=False)
+    assert read_status(Path(again["run_dir"]))["status"] == "done"
+    assert _values(Path(again["run_dir"])) == _values(Path(clean["run_dir"])), "the same run as a fresh one"
