@@ -21,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="results directories or run directories")
     parser.add_argument(
         "--group-by",
-        default="env,algo",
         metavar="COLS",
-        help="columns to group runs by (default env,algo; any config.<key> works, e.g. config.lr)",
+        help="columns to group runs by (default env,algo, and variant when the runs include a config grid; "
+        "any config.<key> works, e.g. config.lr)",
     )
     parser.add_argument(
         "--sort", metavar="COL", help="sort the summary by a column; prefix - for descending (e.g. -return_iqm)"
@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
     print_damaged(damaged)
     if run_table.empty:
         raise UsageError(f"no {'readable ' if damaged else ''}runs found under {', '.join(map(str, args.paths))}")
-    group_by = _split(args.group_by)
+    group_by = _split(args.group_by) if args.group_by else list(report.default_group_by(table))
     try:
         summary = report.summarize(
             table, group_by, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete
@@ -108,6 +108,7 @@ def main(args: argparse.Namespace) -> int:
         except published.PublishedError as exc:
             raise UsageError(str(exc)) from exc
     poi = report.improvement(table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete)
+    shown_poi = report.drop_empty_variants(poi)
     diff = report.config_diff(table)
 
     base = args.paths[0] if args.paths[0].is_dir() else args.paths[0].parent
@@ -136,7 +137,7 @@ def main(args: argparse.Namespace) -> int:
     print(report.format_table(summary))
     if len(poi):
         print("\nProbability of improvement, P(algo_x > algo_y), 95% CI:")
-        print(report.format_table(poi))
+        print(report.format_table(shown_poi))
     print(
         "\nConfig keys that differ between the algorithms:"
         if len(diff)
