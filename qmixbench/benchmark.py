@@ -22,6 +22,9 @@ Correctness-critical decisions made here:
   for the same config (``job.json`` records it). A run whose files are damaged
   (:mod:`qmixbench.run_files`) is run again from the start, and temporary files left by killed
   writes are removed.
+* **Config grids.** Each grid point is a variant (:mod:`qmixbench.grid`) whose runs have their own
+  directories (``run_dir(..., variant)``), so a resumed grid sweep skips exactly the finished variant
+  runs; a run's identity is (env, algo, variant, seed).
 * **Hangs.** A run longer than ``Limits.run_timeout_s`` or an env call (construction, ``reset()``,
   ``step()``) longer than ``Limits.step_timeout_s`` fails with that reason; in the process pool the
   worker is killed, whatever the env does (see :mod:`qmixbench.watchdog` for what each executor
