@@ -1,4 +1,4 @@
-"""Expand env x algo x seed into RunSpecs and run them: serially, in a local process pool, or on Ray.
+"""Expand env x algo x seed (x config-grid variant) into RunSpecs and run them: serially, in a local process pool, or on Ray.
 
 Each run is an independent job that writes its own run directory (:func:`qmixbench.recorder.run_dir`)
 through ``train(spec, out_dir, resume, progress)``; the executor only schedules jobs and reads back
@@ -22,6 +22,9 @@ Correctness-critical decisions made here:
   for the same config (``job.json`` records it). A run whose files are damaged
   (:mod:`qmixbench.run_files`) is run again from the start, and temporary files left by killed
   writes are removed.
+* **Config grids.** Each grid point is a variant (:mod:`qmixbench.grid`) whose runs have their own
+  directories (``run_dir(..., variant)``), so a resumed grid sweep skips exactly the finished variant
+  runs; a run's identity is (env, algo, variant, seed).
 * **Hangs.** A run longer than ``Limits.run_timeout_s`` or an env call (construction, ``reset()``,
   ``step()``) longer than ``Limits.step_timeout_s`` fails with that reason; in the process pool the
   worker is killed, whatever the env does (see :mod:`qmixbench.watchdog` for what each executor
@@ -53,7 +56,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qmixbench.config import RunSpec, TrainConfig, spec_record, to_dict
+from qmixbench.config import RunSpec, TrainConfig, flatten, spec_record, to_dict
+from qmixbench.grid import arm_label, points, variant_name
 from qmixbench.lock import ResultsLock
 from qmixbench.recorder import RUN_FILES, atomic_write_json, read_status, remove_stale_temp_files, run_dir
 from qmixbench.run_files import DamagedRunError, read_record, read_run, run_problem
@@ -85,6 +89,8 @@ class RunOutcome:
     """One line: the exception type and message."""
     traceback: str | None = None
     wall_time_s: float = 0.0
+    variant: str = ""
+    """The config-grid variant (:mod:`qmixbench.grid`); "" outside any grid."""
 
 
 # -- expansion ---------------------------------------------------------------------------------
@@ -189,8 +195,9 @@ def expand(
     suite: Any = None,
     resolve: Callable[[str, str, dict[str, Any]], TrainConfig] | None = None,
     protocol: str | None = None,
+    grid: dict[str, list[Any]] | None = None,
 ) -> list[RunSpec]:
-    """Every env x algo x seed as a RunSpec with its fully resolved config.
+    """Every env x algo x grid variant x seed as a RunSpec with its fully resolved config.
 
     Args:
         envs: ids, family names or globs (see :func:`expand_envs`).
@@ -201,6 +208,9 @@ def expand(
         resolve: ``(algo, env, overrides) -> TrainConfig``; :func:`default_resolve` by default.
         protocol: a named protocol (``qmixbench.protocols``) applied under the overrides and recorded
             in each RunSpec; it needs the default ``resolve``.
+        grid: dotted config keys -> values (:mod:`qmixbench.grid`): each point of their product is a
+            variant, applied over everything else (command line included) and named after the values
+            its run's resolved config holds; None (the default) or ``{}`` for no variants.
 
     Raises:
         UnknownEnvError, BenchmarkError, ConfigError: with one line that lists what is valid.
@@ -213,6 +223,11 @@ def expand(
     env_ids = expand_envs(envs)
     if not env_ids:
         raise BenchmarkError("no env given; name at least one env id, family, glob or entry point")
+    grid = grid or {}
+    both = sorted(set(grid) & set(overrides or {}))
+    if both:
+        raise BenchmarkError(f"{', '.join(both)}: set by both --set and the grid; give each key one way")
+    applied: set[str] = set()  # grid keys that some run's config has (a mixer key may fit no chosen preset)
     specs = []
     for env in env_ids:
         settings = suite.settings_for(env) if suite is not None else None
@@ -222,19 +237,40 @@ def expand(
                 **(settings.overrides if settings else {}),
                 **(overrides or {}),
             }
-            config = resolve(algo, env, merged)
-            for seed in seeds:
-                specs.append(
-                    RunSpec(
-                        env=env,
-                        algo=algo,
-                        seed=seed,
-                        config=config,
-                        env_kwargs=dict(settings.kwargs) if settings else {},
-                        team_reward=settings.team_reward if settings else "auto",
-                        protocol=protocol or "",
+            seen: dict[str, dict[str, Any]] = {}
+            for point in points(grid):
+                config = resolve(algo, env, {**merged, **point})
+                flat = flatten(to_dict(config))
+                used = {k: flat[k] for k in point if k in flat}  # the coerced values the run really has
+                applied.update(used)
+                variant = variant_name(used)
+                if variant in seen:
+                    if len(used) == len(point):  # not a mixer key this preset lacks: two values are one
+                        raise BenchmarkError(
+                            f"grid points {seen[variant]} and {point} give {algo} the same config ({variant}); "
+                            "list each value once"
+                        )
+                    continue  # the keys this preset lacks were all that differed: the same runs
+                seen[variant] = point
+                for seed in seeds:
+                    specs.append(
+                        RunSpec(
+                            env=env,
+                            algo=algo,
+                            seed=seed,
+                            config=config,
+                            env_kwargs=dict(settings.kwargs) if settings else {},
+                            team_reward=settings.team_reward if settings else "auto",
+                            protocol=protocol or "",
+                            variant=variant,
+                        )
                     )
-                )
+    unused = [k for k in grid if k not in applied]
+    if unused:
+        raise BenchmarkError(
+            f"grid key(s) {', '.join(unused)} fit none of the chosen algorithms ({', '.join(algos)}): "
+            "no preset's mixer has them"
+        )
     return specs
 
 
@@ -297,12 +333,13 @@ def _mark_failed(directory: Path, error: str, tb: str) -> None:
 
 def _failed(spec: RunSpec, out: Path | str, error: str, tb: str, wall_time_s: float | None = None) -> dict[str, Any]:
     """Record a failed run (see :func:`_mark_failed`) and return its :class:`RunOutcome` as a dict."""
-    directory = run_dir(out, spec.env, spec.algo, spec.seed)
+    directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
     _mark_failed(directory, error, tb)
     outcome: dict[str, Any] = {
         "env": spec.env,
         "algo": spec.algo,
         "seed": spec.seed,
+        "variant": spec.variant,
         "run_dir": str(directory),
         "status": "failed",
         "error": error,
@@ -324,7 +361,7 @@ def run_job(
     """Run one spec through ``train_fn`` and return a :class:`RunOutcome` as a dict; never raises on a
     failed run (only on KeyboardInterrupt). ``limits`` are enforced in this process (best effort, see
     :mod:`qmixbench.watchdog`); the process pool enforces them from the parent instead."""
-    directory = run_dir(out, spec.env, spec.algo, spec.seed)
+    directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
     directory.mkdir(parents=True, exist_ok=True)
     problem = run_problem(directory) if resume else None
     if problem is not None:
@@ -338,7 +375,13 @@ def run_job(
         {**spec_record(spec), "pid": os.getpid(), "host": socket.gethostname(), "submitted_at": time.time()},
     )
     start = time.perf_counter()
-    outcome = {"env": spec.env, "algo": spec.algo, "seed": spec.seed, "run_dir": str(directory)}
+    outcome = {
+        "env": spec.env,
+        "algo": spec.algo,
+        "seed": spec.seed,
+        "variant": spec.variant,
+        "run_dir": str(directory),
+    }
     try:
         with run_limits(limits):
             load_function(train_fn)(spec, out, resume=resume, progress=progress)
@@ -376,7 +419,10 @@ def _child_main(
 ) -> None:
     os.environ.update(THREAD_ENV)
     ENV_CALLS.share(env_calls)  # the parent's watchdog reads this worker's env calls
-    logging.basicConfig(level=log_level, format=f"%(levelname)s [{spec.algo} {spec.env} seed {spec.seed}] %(message)s")
+    logging.basicConfig(
+        level=log_level,
+        format=f"%(levelname)s [{arm_label(spec.algo, spec.variant)} {spec.env} seed {spec.seed}] %(message)s",
+    )
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     try:
         conn.send(run_job(spec, out, train_fn, resume, progress))
@@ -530,7 +576,7 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
     todo: list[RunSpec] = []
     done: list[RunSpec] = []
     for spec in specs:
-        directory = run_dir(out, spec.env, spec.algo, spec.seed)
+        directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
         existing = [n for n in ("status.json", "config.json", JOB_FILE) if (directory / n).exists()]
         if not existing:
             todo.append(spec)
@@ -605,11 +651,11 @@ def execute(
     if workers is not None and workers < 1:
         raise BenchmarkError(f"--workers must be >= 1, got {workers}")
     todo, done = plan(specs, out, resume)
-    outcomes: dict[tuple[str, str, int], RunOutcome] = {}
+    outcomes: dict[tuple[str, str, str, int], RunOutcome] = {}  # (env, algo, variant, seed)
     for spec in done:
-        directory = run_dir(out, spec.env, spec.algo, spec.seed)
-        outcomes[(spec.env, spec.algo, spec.seed)] = RunOutcome(
-            spec.env, spec.algo, spec.seed, "skipped", str(directory)
+        directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
+        outcomes[(spec.env, spec.algo, spec.variant, spec.seed)] = RunOutcome(
+            spec.env, spec.algo, spec.seed, "skipped", str(directory), variant=spec.variant
         )
     if done:
         log.info("resume: %d of %d runs already done, skipped", len(done), len(specs))
@@ -622,14 +668,14 @@ def execute(
     def report(result: dict[str, Any]) -> None:
         fields: dict[str, Any] = {k: result[k] for k in RunOutcome.__dataclass_fields__ if k in result}
         outcome = RunOutcome(**fields)
-        outcomes[(outcome.env, outcome.algo, outcome.seed)] = outcome
+        outcomes[(outcome.env, outcome.algo, outcome.variant, outcome.seed)] = outcome
         finished = sum(o.status != "skipped" for o in outcomes.values())
         log.info(
             "[%d/%d] %s %s seed %d: %s in %.1fs%s",
             finished,
             len(todo),
             outcome.env,
-            outcome.algo,
+            arm_label(outcome.algo, outcome.variant),
             outcome.seed,
             outcome.status,
             outcome.wall_time_s,
@@ -646,7 +692,7 @@ def execute(
             _run_processes(todo, out, train_fn, resume, n_workers, report, limits)
         else:
             _run_ray(todo, out, train_fn, resume, workers, address, report, limits)
-    return [outcomes[(s.env, s.algo, s.seed)] for s in specs]
+    return [outcomes[(s.env, s.algo, s.variant, s.seed)] for s in specs]
 
 
 def outcome_dicts(outcomes: Iterable[RunOutcome]) -> list[dict[str, Any]]:

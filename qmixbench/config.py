@@ -321,6 +321,8 @@ class RunSpec:
     """``auto`` (the env's declaration, else sum), ``shared`` or ``sum``; see ``qmixbench.adapter``."""
     protocol: str = ""
     """The named protocol (``qmixbench.protocols``) applied when ``config`` was resolved; "" for none."""
+    variant: str = ""
+    """The config-grid variant (``qmixbench.grid.variant_name``, e.g. ``lr=0.001``); "" outside any grid."""
 
     def __post_init__(self) -> None:
         # The algorithm *is* the mixer (presets differ only there): a spec whose config trains another
@@ -342,6 +344,7 @@ def spec_record(spec: RunSpec) -> dict[str, Any]:
             "seed": spec.seed,
             "team_reward": spec.team_reward,
             "protocol": spec.protocol,
+            "variant": spec.variant,
         },
         "config": to_dict(spec.config),
     }

@@ -1,8 +1,9 @@
 """What one run leaves on disk, written so that an interruption never leaves a half-written file.
 
-Layout of a run directory (``run_dir(out, env, algo, seed)`` = ``OUT/<env-slug>/<algo>/seed_<k>/``):
+Layout of a run directory (``run_dir(out, env, algo, seed)`` = ``OUT/<env-slug>/<algo>/seed_<k>/``; a run
+of a config grid's variant (:mod:`qmixbench.grid`) is one level deeper, ``OUT/<env-slug>/<algo>/<variant-slug>/seed_<k>/``):
 
-* ``config.json``   ``{"run": {env, env_kwargs, algo, seed}, "config": TrainConfig as a dict,
+* ``config.json``   ``{"run": {env, env_kwargs, algo, seed, variant}, "config": TrainConfig as a dict,
   "env_info": EnvInfo as a dict, "provenance": {...}}``; written once at the start.
 * ``metrics.csv``   one row per evaluation, columns :data:`METRIC_COLUMNS`; rewritten whole
   (atomically) at each evaluation, so it is always complete up to the last evaluation.
@@ -20,6 +21,7 @@ This module never imports torch: the report code reads run directories through i
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -62,9 +64,29 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace("/", "__")).strip("_") or "env"
 
 
-def run_dir(out: Path | str, env: str, algo: str, seed: int) -> Path:
-    """The directory of one run inside a results directory."""
-    return Path(out) / slug(env) / algo / f"seed_{seed}"
+MAX_VARIANT_DIR = 100
+"""Longest variant directory name; a longer one is cut and ends in a hash of the whole name (file systems
+allow 255 bytes a name, and paths on some systems 260 characters in all)."""
+
+
+def variant_slug(variant: str) -> str:
+    """A file-system-safe directory name for a grid variant: ``lr=0.001,mixer.embed_dim=64`` stays as it is.
+
+    ``=`` and ``,`` are safe on POSIX and Windows, and no env slug, algorithm name or ``seed_<k>``
+    contains ``=``, so a variant directory is never mistaken for another level of the layout.
+    """
+    text = re.sub(r"[^A-Za-z0-9._=,+-]+", "_", variant).strip("_.") or "_"
+    if text == variant and len(text) <= MAX_VARIANT_DIR:
+        return text
+    # Cleaned or cut: a hash of the whole name keeps apart two variants whose short names coincide.
+    digest = hashlib.sha1(variant.encode("utf-8")).hexdigest()[:8]
+    return f"{text[: MAX_VARIANT_DIR - 9]}~{digest}"
+
+
+def run_dir(out: Path | str, env: str, algo: str, seed: int, variant: str = "") -> Path:
+    """The directory of one run inside a results directory (``variant`` "" for a run outside any grid)."""
+    base = Path(out) / slug(env) / algo
+    return (base / variant_slug(variant) if variant else base) / f"seed_{seed}"
 
 
 def _umask() -> int:

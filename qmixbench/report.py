@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from qmixbench import stats
+from qmixbench.grid import arm_label
 from qmixbench.recorder import atomic_write_bytes, atomic_write_text, slug
 from qmixbench.results import CONFIG_PREFIX, SchemaError, final_evaluations
 
@@ -35,10 +36,56 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 """Columns of the summary after the group-by columns; documented in results/README.md."""
 
-RUN_SUMMARY_COLUMNS = ("env", "algo", "seeds", "return_mean", "return_std", "success_rate", "env_steps_per_s")
+RUN_SUMMARY_COLUMNS = (
+    "env",
+    "algo",
+    "variant",
+    "seeds",
+    "return_mean",
+    "return_std",
+    "success_rate",
+    "env_steps_per_s",
+)
 """Columns of the ``summary.csv`` that ``qmixbench run`` writes."""
 
-IMPROVEMENT_COLUMNS = ("env", "algo_x", "algo_y", "p_improve", "ci_low", "ci_high", "seeds_x", "seeds_y")
+LEGACY_RUN_SUMMARY_COLUMNS = tuple(c for c in RUN_SUMMARY_COLUMNS if c != "variant")
+"""The same file as written before config grids: read as variant "" so those results directories resume."""
+
+IMPROVEMENT_COLUMNS = (
+    "env",
+    "algo_x",
+    "variant_x",
+    "algo_y",
+    "variant_y",
+    "p_improve",
+    "ci_low",
+    "ci_high",
+    "seeds_x",
+    "seeds_y",
+)
+
+ARM = ("algo", "variant")
+"""What is compared on one env: an algorithm in one config-grid variant ("" outside any grid)."""
+
+
+def default_group_by(table: pd.DataFrame) -> tuple[str, ...]:
+    """``env, algo``, plus ``variant`` when any run belongs to a config grid: variants are never pooled."""
+    if "variant" in table.columns and (table["variant"].astype(str) != "").any():
+        return ("env", "algo", "variant")
+    return ("env", "algo")
+
+
+def _label(algo: Any, variant: Any) -> str:
+    return arm_label(str(algo), str(variant) if isinstance(variant, str) else "")
+
+
+VARIANT_COLUMNS = ("variant", "variant_x", "variant_y")
+
+
+def drop_empty_variants(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without its variant columns when no row has a variant: what a table shows outside grids."""
+    empty = [c for c in VARIANT_COLUMNS if c in frame.columns and not frame[c].fillna("").astype(str).ne("").any()]
+    return frame.drop(columns=empty)
 
 
 def _scored_runs(table: pd.DataFrame, include_incomplete: bool) -> pd.DataFrame:
@@ -47,17 +94,18 @@ def _scored_runs(table: pd.DataFrame, include_incomplete: bool) -> pd.DataFrame:
 
 def summarize(
     table: pd.DataFrame,
-    group_by: Sequence[str] = ("env", "algo"),
+    group_by: Sequence[str] | None = None,
     reps: int = 2000,
     seed: int = 0,
     include_incomplete: bool = False,
 ) -> pd.DataFrame:
-    """Per group (default env x algo): seeds, final return mean/std/IQM with a 95% stratified-bootstrap CI,
+    """Per group (default :func:`default_group_by`: env x algo, x variant for grids): seeds, final return mean/std/IQM with a 95% stratified-bootstrap CI,
     learning-curve AUC (mean over runs), success rate, env steps, wall time and env steps/s (means over runs)."""
+    group_by = list(group_by) if group_by is not None else list(default_group_by(table))
     missing = [c for c in group_by if c not in table.columns]
     if missing:
         valid = ", ".join(
-            c for c in table.columns if c in ("env", "algo", "seed", "status") or c.startswith(CONFIG_PREFIX)
+            c for c in table.columns if c in ("env", "algo", "variant", "seed", "status") or c.startswith(CONFIG_PREFIX)
         )
         raise KeyError(f"unknown group-by column(s) {', '.join(missing)}; valid: {valid}")
     scored = _scored_runs(table, include_incomplete)
@@ -100,9 +148,11 @@ def _nanmean(values: pd.Series) -> float:
 
 
 def run_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """The end-of-``run`` table: env x algo, final eval return mean and std over seeds, success rate, steps/s."""
-    summary = summarize(table, reps=1) if not table.empty else pd.DataFrame(columns=["env", "algo", *SUMMARY_COLUMNS])
-    return summary[list(RUN_SUMMARY_COLUMNS)]
+    """The end-of-``run`` table: env x algo x variant, final eval return mean and std over seeds, success
+    rate, steps/s."""
+    if table.empty:
+        return pd.DataFrame(columns=list(RUN_SUMMARY_COLUMNS))
+    return summarize(table, ["env", "algo", "variant"], reps=1)[list(RUN_SUMMARY_COLUMNS)]
 
 
 def read_run_summary(path: Path) -> pd.DataFrame | None:
@@ -118,35 +168,42 @@ def read_run_summary(path: Path) -> pd.DataFrame | None:
         frame = pd.read_csv(path, encoding="utf-8")
     except (ValueError, OSError) as exc:  # UnicodeDecodeError and pandas' parser errors are ValueErrors
         raise SchemaError(f"{path} is not a summary written by qmixbench run ({type(exc).__name__})") from None
+    if tuple(frame.columns) == LEGACY_RUN_SUMMARY_COLUMNS:
+        frame.insert(2, "variant", "")
     if tuple(frame.columns) != RUN_SUMMARY_COLUMNS:
         raise SchemaError(
             f"{path} is not a summary written by qmixbench run (columns {', '.join(map(str, frame.columns))}; "
             f"expected {', '.join(RUN_SUMMARY_COLUMNS)}); move it away or choose another --out"
         )
+    frame["variant"] = frame["variant"].fillna("").astype(str)  # pandas reads an empty cell as NaN
     return frame
 
 
 def merge_run_summary(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
-    """``new`` rows, plus the rows of ``old`` for env x algo pairs that ``new`` does not have.
+    """``new`` rows, plus the rows of ``old`` for env x algo x variant triples that ``new`` does not have.
 
-    A pair is summarised by the latest command that ran it: its runs are the ones that command
+    A triple is summarised by the latest command that ran it: its runs are the ones that command
     chose (seeds, config); mixing them with an earlier command's runs could average two configs.
     """
     if old is None or old.empty:
         return new
-    ours = set(zip(new["env"], new["algo"]))
-    kept = old[[(e, a) not in ours for e, a in zip(old["env"], old["algo"])]]
+    ours = set(zip(new["env"], new["algo"], new["variant"]))
+    kept = old[[key not in ours for key in zip(old["env"], old["algo"], old["variant"])]]
     merged = pd.concat([kept, new], ignore_index=True) if len(kept) else new
-    return merged.sort_values(["env", "algo"], kind="stable", ignore_index=True)
+    return merged.sort_values(["env", "algo", "variant"], kind="stable", ignore_index=True)
 
 
 def improvement(table: pd.DataFrame, reps: int = 2000, seed: int = 0, include_incomplete: bool = False) -> pd.DataFrame:
-    """Per env, for every ordered pair of algorithms: P(a run of X beats a run of Y) and its 95% CI."""
+    """Per env, for every ordered pair of arms (algorithm and config-grid variant): P(a run of X beats a
+    run of Y) and its 95% CI. Every pair is listed, so variants of one algorithm are compared with each
+    other as well as with the other algorithms; with no grid the arms are the algorithms."""
     finals = final_evaluations(_scored_runs(table, include_incomplete))
     rng = np.random.default_rng(seed)
     rows = []
     for env, group in finals.groupby("env", sort=True):
-        scores = {a: g["eval_return_mean"].dropna().to_numpy(np.float64) for a, g in group.groupby("algo", sort=True)}
+        scores = {
+            arm: g["eval_return_mean"].dropna().to_numpy(np.float64) for arm, g in group.groupby(list(ARM), sort=True)
+        }
         for x in scores:
             for y in scores:
                 if x == y or not scores[x].size or not scores[y].size:
@@ -155,8 +212,10 @@ def improvement(table: pd.DataFrame, reps: int = 2000, seed: int = 0, include_in
                 rows.append(
                     {
                         "env": env,
-                        "algo_x": x,
-                        "algo_y": y,
+                        "algo_x": x[0],
+                        "variant_x": x[1],
+                        "algo_y": y[0],
+                        "variant_y": y[1],
                         "p_improve": stats.probability_of_improvement(scores[x], scores[y]),
                         "ci_low": low,
                         "ci_high": high,
@@ -172,18 +231,21 @@ def _value_text(values: set[str]) -> str:
 
 
 def config_diff(table: pd.DataFrame) -> pd.DataFrame:
-    """Every config key whose values differ between the algorithms compared on an env: one row per
-    (env, key), one column per algorithm. Values that vary within one algorithm on one env (runs of
-    different sweeps mixed) are joined with ``|`` and listed too. Keys that differ only between envs
-    (a per-env budget) are not a confound and are not listed."""
+    """Every config key whose values differ between the arms compared on an env: one row per (env, key),
+    one column per arm (an algorithm, or ``algo[variant]`` for a config grid's variant). Values that vary
+    within one arm on one env (runs of different sweeps mixed) are joined with ``|`` and listed too.
+    Keys that differ only between envs (a per-env budget) are not a confound and are not listed; a
+    grid's own keys differ between its variants by design and are listed."""
     config_columns = [c for c in table.columns if c.startswith(CONFIG_PREFIX)]
-    algos = sorted(table["algo"].unique()) if not table.empty else []
+    labels = [_label(a, v) for a, v in zip(table["algo"], table["variant"])] if not table.empty else []
+    table = table.assign(arm=labels)
+    algos = sorted(set(labels))
     rows = []
     for env, group in table.groupby("env", sort=True):
         for column in config_columns:
             per_algo = {
                 a: {v if isinstance(v, str) else "-" if v is None or v != v else repr(v) for v in g[column]}
-                for a, g in group.groupby("algo", sort=True)
+                for a, g in group.groupby("arm", sort=True)
             }  # "-": the algorithm's mixer has no such field (a mixer's own keys, e.g. mixer.alpha)
             if len({frozenset(v) for v in per_algo.values()}) > 1 or any(len(v) > 1 for v in per_algo.values()):
                 rows.append(
@@ -199,7 +261,8 @@ def config_diff(table: pd.DataFrame) -> pd.DataFrame:
 def curves(
     table: pd.DataFrame, env: str, reps: int = 1000, seed: int = 0, include_incomplete: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """Per algorithm on ``env``: IQM of eval return over runs at each eval step with a 95% bootstrap band.
+    """Per arm (``qmix``, or ``qmix[lr=0.001]`` for a grid variant) on ``env``: IQM of eval return over
+    runs at each eval step with a 95% bootstrap band.
 
     Runs are interpolated onto the eval steps they share (up to the shortest run's last step), so a
     run that stopped early never makes the curve jump.
@@ -208,7 +271,7 @@ def curves(
     rows = rows[rows["env"] == env]
     out: dict[str, dict[str, Any]] = {}
     rng = np.random.default_rng(seed)
-    for algo, group in rows.groupby("algo", sort=True):
+    for (algo, variant), group in rows.groupby(list(ARM), sort=True):
         runs = [g.sort_values("env_steps") for _, g in group.groupby("run_dir", sort=True)]
         runs = [r[r["eval_return_mean"].notna()] for r in runs]
         runs = [r for r in runs if len(r)]
@@ -224,7 +287,7 @@ def curves(
             ]
         )
         centre, low, high = stats.curve_band(mat, reps=reps, rng=rng)
-        out[str(algo)] = {"steps": grid, "iqm": centre, "low": low, "high": high, "runs": len(runs)}
+        out[_label(algo, variant)] = {"steps": grid, "iqm": centre, "low": low, "high": high, "runs": len(runs)}
     return out
 
 
@@ -320,7 +383,7 @@ def write_markdown(
         "",
         "## Summary",
         "",
-        markdown_table(summary),
+        markdown_table(drop_empty_variants(summary)),
         "",
         "## Learning curves",
         "",
@@ -332,14 +395,16 @@ def write_markdown(
     lines += [
         "## Probability of improvement",
         "",
-        "P(X > Y): the chance that a run of `algo_x` ends with a higher return than a run of `algo_y` on the "
-        "same env (ties count 1/2), with a 95% bootstrap CI. 0.5 means no difference.",
+        "P(X > Y): the chance that a run of `algo_x` (in config variant `variant_x`, where a grid was run) "
+        "ends with a higher return than a run of `algo_y` (in `variant_y`) on the same env (ties count 1/2), "
+        "with a 95% bootstrap CI. 0.5 means no difference.",
         "",
-        markdown_table(improvement_table),
+        markdown_table(drop_empty_variants(improvement_table)),
         "",
         "## Config keys that differ between the algorithms",
         "",
-        "A fair comparison differs only in the mixer (`mixer.*`). Any other key listed here is a confound.",
+        "A fair comparison differs only in the mixer (`mixer.*`) and, between a config grid's variants, in "
+        "the grid's keys. Any other key listed here is a confound.",
         "",
         markdown_table(diff),
         "",

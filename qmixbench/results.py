@@ -4,7 +4,7 @@ Two tables, both built from the files described in :mod:`qmixbench.recorder` (an
 written by :mod:`qmixbench.benchmark` before a run starts):
 
 * :func:`load` — **the** results table, tidy: one row per evaluation of one run. Columns
-  :data:`SCHEMA` (run identity + every ``metrics.csv`` column) then one ``config.<key>`` column per
+  :data:`SCHEMA` (run identity (env, algo, config-grid variant, seed) + every ``metrics.csv`` column) then one ``config.<key>`` column per
   :class:`~qmixbench.config.TrainConfig` key (dotted, e.g. ``config.mixer.kind``), so any config
   key can be a group-by column and the report can show which keys differ between algorithms.
 * :func:`runs` — one row per run (also runs that failed before their first evaluation): what
@@ -14,6 +14,7 @@ written by :mod:`qmixbench.benchmark` before a run starts):
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import socket
@@ -42,9 +43,11 @@ _COUNT_COLUMNS = ("episodes", "updates")
 SCHEMA: dict[str, str] = {
     "env": "object",
     "algo": "object",
+    "variant": "object",
     "seed": "int64",
     "status": "object",
     "run_dir": "object",
+    "env_kwargs": "object",
     **{c: ("int64" if c == "env_steps" else "Int64" if c in _COUNT_COLUMNS else "float64") for c in METRIC_COLUMNS},
 }
 """Column -> dtype of :func:`load`'s table (the ``config.*`` columns follow, dtype object)."""
@@ -52,6 +55,7 @@ SCHEMA: dict[str, str] = {
 RUN_SCHEMA: dict[str, str] = {
     "env": "object",
     "algo": "object",
+    "variant": "object",
     "seed": "int64",
     "status": "object",
     "env_steps": "int64",
@@ -85,11 +89,24 @@ def find_run_dirs(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def _identity(files: RunFiles) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(run identity {env, algo, seed}, flat TrainConfig dict) from config.json, else job.json, else the path."""
+    """(run identity {env, algo, variant, seed, env_kwargs}, flat TrainConfig dict) from config.json, else
+    job.json, else the path.
+
+    ``variant`` is "" for a run outside any config grid (and every run written before grids existed);
+    ``env_kwargs`` is the env factory's keyword arguments as sorted JSON text, "" when there are none.
+    """
     if files.record is not None:  # read_run checked its "run" object
         info = files.record["run"]
-        return {"env": info["env"], "algo": info["algo"], "seed": info["seed"]}, flatten(files.config)
-    # Layout fallback: OUT/<env-slug>/<algo>/seed_<k>
+        kwargs = info.get("env_kwargs") or {}
+        return {
+            "env": info["env"],
+            "algo": info["algo"],
+            "variant": info.get("variant", ""),
+            "seed": info["seed"],
+            "env_kwargs": json.dumps(kwargs, sort_keys=True, default=repr) if kwargs else "",
+        }, flatten(files.config)
+    # Layout fallback: OUT/<env-slug>/<algo>/seed_<k>, or OUT/<env-slug>/<algo>/<variant-slug>/seed_<k>
+    # (only a variant directory's name holds "=": recorder.variant_slug).
     run = files.directory
     try:
         seed = int(run.name.removeprefix("seed_"))
@@ -97,7 +114,15 @@ def _identity(files: RunFiles) -> tuple[dict[str, Any], dict[str, Any]]:
         raise DamagedRunError(
             f"{run}: no config.json or {JOB_FILE}, and the path is not .../<env>/<algo>/seed_<k>"
         ) from None
-    return {"env": run.parent.parent.name.replace("__", "/"), "algo": run.parent.name, "seed": seed}, {}
+    variant = run.parent.name if "=" in run.parent.name else ""
+    algo_dir = run.parent.parent if variant else run.parent
+    return {
+        "env": algo_dir.parent.name.replace("__", "/"),
+        "algo": algo_dir.name,
+        "variant": variant,
+        "seed": seed,
+        "env_kwargs": "",
+    }, {}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -208,7 +233,7 @@ def load(paths: Iterable[Path | str], damaged: dict[str, str] | None = None) -> 
     table = _apply_dtypes(table, SCHEMA)
     if not table.empty and table["env_steps"].isna().any():
         raise SchemaError("metrics.csv rows without env_steps")
-    table = table.sort_values(["env", "algo", "seed", "env_steps"], kind="stable", ignore_index=True)
+    table = table.sort_values(["env", "algo", "variant", "seed", "env_steps"], kind="stable", ignore_index=True)
     check_schema(table)
     return table
 
@@ -222,7 +247,7 @@ def runs(paths: Iterable[Path | str], damaged: dict[str, str] | None = None) -> 
         steps = status.get("env_steps") or (last["env_steps"] if last is not None else 0)
         rows.append(
             {
-                **ident,
+                **{k: v for k, v in ident.items() if k in RUN_SCHEMA},
                 "status": _state(files),
                 "env_steps": int(steps),
                 "total_env_steps": config.get("total_env_steps"),
@@ -233,7 +258,9 @@ def runs(paths: Iterable[Path | str], damaged: dict[str, str] | None = None) -> 
             }
         )
     table = pd.DataFrame(rows, columns=list(RUN_SCHEMA))
-    table = _apply_dtypes(table, RUN_SCHEMA).sort_values(["env", "algo", "seed"], kind="stable", ignore_index=True)
+    table = _apply_dtypes(table, RUN_SCHEMA).sort_values(
+        ["env", "algo", "variant", "seed"], kind="stable", ignore_index=True
+    )
     check_schema(table, RUN_SCHEMA)
     return table
 

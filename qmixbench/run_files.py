@@ -117,6 +117,10 @@ def check_run_record(path: Path, data: dict[str, Any]) -> None:
     )
     if not ok:
         raise DamagedRunError(f'{path}: no "run" object with a string env and algo and an integer seed')
+    if isinstance(run, dict) and not isinstance(
+        run.get("variant", ""), str
+    ):  # absent in runs written before config grids
+        raise DamagedRunError(f'{path}: "run"."variant" is not a string')
     if not isinstance(data.get("config", {}), dict):
         raise DamagedRunError(f'{path}: "config" is not an object')
 

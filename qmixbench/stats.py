@@ -177,3 +177,106 @@ def curve_band(
     alpha = (1.0 - confidence) / 2.0
     low, high = np.percentile(values, [100 * alpha, 100 * (1 - alpha)], axis=0)
     return centre, low, high
+
+
+# -- named aggregates across tasks (rliable's metrics) ----------------------------------------------
+
+
+def median_of_task_means(scores: np.ndarray) -> np.ndarray:
+    """rliable's ``aggregate_median``: the median over tasks of each task's mean over runs; (..., R, T) -> (...,)."""
+    return np.median(scores.mean(axis=-2), axis=-1)
+
+
+def mean_of_task_means(scores: np.ndarray) -> np.ndarray:
+    """rliable's ``aggregate_mean``: the mean over tasks of each task's mean over runs; (..., R, T) -> (...,)."""
+    return scores.mean(axis=-2).mean(axis=-1)
+
+
+OPTIMALITY_THRESHOLD = 1.0
+"""rliable's gamma: a normalised score of 1 (the reference's best return) counts as optimal."""
+
+
+def optimality_gap(scores: np.ndarray) -> np.ndarray:
+    """rliable's ``aggregate_optimality_gap``: how far runs fall short of the threshold on average, scores
+    above it counting as the threshold: ``gamma - mean(min(scores, gamma))``; (..., R, T) -> (...,).
+    Lower is better."""
+    flat = scores.reshape(*scores.shape[:-2], -1)
+    return OPTIMALITY_THRESHOLD - np.minimum(flat, OPTIMALITY_THRESHOLD).mean(axis=-1)
+
+
+AGGREGATES: dict[str, Statistic] = {
+    "iqm": iqm_last_axes,
+    "median": median_of_task_means,
+    "mean": mean_of_task_means,
+    "optimality_gap": optimality_gap,
+}
+"""Named aggregate statistics across tasks, each (..., R, T) -> (...,) as rliable defines them; a report
+loops over this table, so adding a statistic is one line here. Meant for normalised scores (the
+optimality gap's threshold is a normalised score of 1)."""
+
+
+def interval_estimates(
+    scores: np.ndarray | list[float] | list[list[float]],
+    aggregates: dict[str, Statistic] | None = None,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    rng: np.random.Generator | int | None = 0,
+) -> dict[str, tuple[float, float, float]]:
+    """Each named aggregate's point estimate and stratified-bootstrap CI (rliable's ``get_interval_estimates``).
+
+    Args:
+        scores: (R, T) normalised scores: R runs on each of T tasks.
+        aggregates: name -> statistic; :data:`AGGREGATES` by default.
+        reps: bootstrap replicates; runs are resampled within each task, one set of resamples for all
+            statistics.
+        confidence: central coverage of the percentile interval.
+        rng: a Generator, or a seed for ``numpy.random.default_rng``.
+
+    Returns:
+        name -> (estimate, low, high), in the order of ``aggregates``.
+    """
+    mat = _matrix(scores)
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    n_runs, n_tasks = mat.shape
+    idx = gen.integers(0, n_runs, size=(reps, n_runs, n_tasks))
+    resampled = np.take_along_axis(np.broadcast_to(mat, (reps, n_runs, n_tasks)), idx, axis=1)  # (reps, R, T)
+    alpha = (1.0 - confidence) / 2.0
+    out: dict[str, tuple[float, float, float]] = {}
+    for name, statistic in (aggregates or AGGREGATES).items():
+        low, high = np.percentile(statistic(resampled), [100 * alpha, 100 * (1 - alpha)])
+        out[name] = (float(statistic(mat[None])[0]), float(low), float(high))
+    return out
+
+
+def performance_profile(scores: np.ndarray | list[float] | list[list[float]], taus: np.ndarray) -> np.ndarray:
+    """rliable's score distribution: the fraction of runs (over all tasks) whose score exceeds each tau.
+
+    Args:
+        scores: (R, T) normalised scores.
+        taus: (K,) thresholds.
+
+    Returns:
+        (K,) fractions in [0, 1].
+    """
+    mat = _matrix(scores)
+    return np.asarray([(mat > tau).mean() for tau in np.asarray(taus, np.float64)])
+
+
+def performance_profile_band(
+    scores: np.ndarray | list[float] | list[list[float]],
+    taus: np.ndarray,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    rng: np.random.Generator | int | None = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(profile, low, high), each (K,): :func:`performance_profile` and its stratified-bootstrap band."""
+    mat = _matrix(scores)
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    n_runs, n_tasks = mat.shape
+    idx = gen.integers(0, n_runs, size=(reps, n_runs, n_tasks))
+    resampled = np.take_along_axis(np.broadcast_to(mat, (reps, n_runs, n_tasks)), idx, axis=1)
+    flat = resampled.reshape(reps, -1)  # (reps, R*T)
+    fractions = np.stack([(flat > tau).mean(axis=1) for tau in np.asarray(taus, np.float64)], axis=1)  # (reps, K)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.percentile(fractions, [100 * alpha, 100 * (1 - alpha)], axis=0)
+    return performance_profile(mat, taus), low, high

@@ -22,6 +22,10 @@ Format (every key but ``envs`` and ``algos`` is optional)::
     n_envs = 4
     mixer.embed_dim = 32
 
+    [grid]                               # config grid: every combination is a variant with its own runs
+    lr = [1e-3, 5e-4]                    # (qmixbench.grid); dotted keys or nested tables, lists of values
+    mixer.embed_dim = [32, 64]
+
     [env."matrix/climbing-v0"]           # per env: budget, eval, overrides, env kwargs, team reward
     budget = { env_steps = 50000 }
     overrides = { epsilon_anneal_steps = 20000 }
@@ -30,7 +34,9 @@ Format (every key but ``envs`` and ``algos`` is optional)::
 
 Precedence, lowest first: the algorithm preset, the env's recommended defaults, the protocol
 (``--protocol`` wins over the suite's), the suite's ``[overrides]``, its ``[budget]`` and ``[eval]``,
-the env's section, then the command line (``--steps``, ``--set``). A malformed file or an unknown key is a :class:`SuiteError` naming the file, the key and the valid keys.
+the env's section, then the command line (``--steps``, ``--set``), then the grid's values (the suite's
+``[grid]`` with ``--grid`` adding or replacing keys); a key in both ``[overrides]`` and ``[grid]`` is an
+error. A malformed file or an unknown key is a :class:`SuiteError` naming the file, the key and the valid keys.
 """
 
 from __future__ import annotations
@@ -40,14 +46,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qmixbench.config import ConfigError, TrainConfig, apply_overrides, flatten
+from qmixbench.config import ConfigError, TrainConfig, apply_overrides, flatten, to_dict
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-TOP_KEYS = ("name", "description", "envs", "algos", "seeds", "protocol", "budget", "eval", "overrides", "env")
+TOP_KEYS = (
+    "name",
+    "description",
+    "envs",
+    "algos",
+    "seeds",
+    "protocol",
+    "budget",
+    "eval",
+    "overrides",
+    "grid",
+    "env",
+)
 BUDGET_KEYS = {"env_steps": "total_env_steps"}
 EVAL_KEYS = {"interval": "eval_interval", "episodes": "eval_episodes"}
 ENV_KEYS = ("budget", "eval", "overrides", "kwargs", "team_reward")
@@ -86,6 +104,8 @@ class Suite:
     """A named protocol (``qmixbench.protocols.PROTOCOLS``) for every run; "" for none."""
     env_settings: dict[str, EnvSettings] = field(default_factory=dict)
     """Per-env sections, keyed as written (an id, family name or glob); matched by :meth:`settings_for`."""
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    """Dotted TrainConfig keys -> the values to sweep (:mod:`qmixbench.grid`); {} for no grid."""
 
     def settings_for(self, env_id: str) -> EnvSettings:
         """Merge the sections that name ``env_id`` (exactly, by family or by glob); exact wins last."""
@@ -204,6 +224,8 @@ def load_suite(path: Path | str) -> Suite:
             check_protocol(data["protocol"])
         except ConfigError as exc:
             raise SuiteError(f"{path}: {exc}") from exc
+    overrides = _section_overrides(path, "", data)
+    grid = _grid(path, data.get("grid", {}), overrides)
     return Suite(
         name=name,
         path=path,
@@ -212,6 +234,43 @@ def load_suite(path: Path | str) -> Suite:
         seeds=_seeds(path, data["seeds"]) if "seeds" in data else (0, 1, 2),
         description=data.get("description", ""),
         protocol=data.get("protocol", ""),
-        overrides=_section_overrides(path, "", data),
+        overrides=overrides,
         env_settings=env_settings,
+        grid=grid,
     )
+
+
+def _grid(path: Path, table: Any, overrides: dict[str, Any]) -> dict[str, list[Any]]:
+    """The ``[grid]`` table, checked: keys the config has, each value valid alone (the combinations, and
+    which presets a mixer key fits, are checked when the runs are expanded)."""
+    from qmixbench.grid import GridError, check_grid
+
+    if not isinstance(table, dict):
+        raise SuiteError(f"{path}: grid must be a table of KEY = [values], got {table!r}")
+    try:
+        grid = check_grid(flatten(table), str(path))
+    except GridError as exc:
+        raise SuiteError(str(exc)) from exc
+    both = sorted(set(grid) & set(overrides))
+    if both:
+        raise SuiteError(f"{path}: {', '.join(both)} in both [overrides] and [grid]; give each key one way")
+    for key, values in grid.items():
+        for value in values:
+            try:
+                _check_value(key, value)
+            except ConfigError as exc:
+                raise SuiteError(f"{path}: [grid] {exc}") from exc
+    return grid
+
+
+def _check_value(key: str, value: Any) -> None:
+    """Coerce and range-check one grid value on the config that has ``key`` (a mixer key on a mixer that has it)."""
+    from qmixbench.algos import ALGORITHMS, resolve_config
+
+    head, _, name = key.partition(".")
+    if head == "mixer" and name and name != "kind":
+        for algo in ALGORITHMS:
+            if key in flatten(to_dict(resolve_config(algo))):
+                apply_overrides(resolve_config(algo), {key: value})
+                return
+    apply_overrides(TrainConfig(), {key: value})

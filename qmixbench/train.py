@@ -249,7 +249,7 @@ def summary_from_rows(rows: list[dict[str, Any]], directory: Path) -> dict[str, 
 
 
 def train(spec: RunSpec, out_dir: Path | str, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train one run into ``run_dir(out_dir, spec.env, spec.algo, spec.seed)``.
+    """Train one run into ``run_dir(out_dir, spec.env, spec.algo, spec.seed, spec.variant)``.
 
     Args:
         spec: What to run; ``spec.config`` must be fully resolved (``qmixbench.algos.resolve_config``).
@@ -269,7 +269,7 @@ def train(spec: RunSpec, out_dir: Path | str, resume: bool = False, progress: bo
             exception likewise marks the run failed and is re-raised; KeyboardInterrupt marks it
             ``interrupted``.
     """
-    directory = run_dir(out_dir, spec.env, spec.algo, spec.seed)
+    directory = run_dir(out_dir, spec.env, spec.algo, spec.seed, spec.variant)
     recorder = RunRecorder(directory)
     if resume:
         status = read_status(directory)

@@ -22,14 +22,15 @@ from qmixbench.recorder import RunRecorder, atomic_write_text, run_dir
 FINAL = {"qmix": 8.0, "vdn": 7.0, "iql": 6.0}
 
 
-def eval_return(algo: str, seed: int, step: int, total: int) -> float:
-    return FINAL.get(algo, 5.0) * step / total + 0.1 * seed
+def eval_return(algo: str, seed: int, step: int, total: int, lr: float = 5e-4) -> float:
+    """The fake's learning curve; a larger ``lr`` than the default 5e-4 adds 1 (grid tests tell variants apart)."""
+    return FINAL.get(algo, 5.0) * step / total + 0.1 * seed + (1.0 if lr > 5e-4 else 0.0)
 
 
 def train(spec: RunSpec, out_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
     cfg = spec.config
     mode = spec.env_kwargs.get("mode", "ok")
-    rec = RunRecorder(run_dir(out_dir, spec.env, spec.algo, spec.seed))
+    rec = RunRecorder(run_dir(out_dir, spec.env, spec.algo, spec.seed, spec.variant))
     ckpt = rec.dir / "checkpoint.pt"
     start = 0
     if resume and ckpt.exists():
@@ -39,7 +40,13 @@ def train(spec: RunSpec, out_dir: str | Path, resume: bool = False, progress: bo
     else:
         rec.write_config(
             {
-                "run": {"env": spec.env, "env_kwargs": spec.env_kwargs, "algo": spec.algo, "seed": spec.seed},
+                "run": {
+                    "env": spec.env,
+                    "env_kwargs": spec.env_kwargs,
+                    "algo": spec.algo,
+                    "seed": spec.seed,
+                    "variant": spec.variant,
+                },
                 "config": to_dict(cfg),
                 "env_info": {},
                 "provenance": {"commit": "fake", "dirty": False},
@@ -76,7 +83,7 @@ def train(spec: RunSpec, out_dir: str | Path, resume: bool = False, progress: bo
                     "env_steps": step,
                     "episodes": step // 10,
                     "updates": step // 10,
-                    "eval_return_mean": eval_return(spec.algo, spec.seed, step, cfg.total_env_steps),
+                    "eval_return_mean": eval_return(spec.algo, spec.seed, step, cfg.total_env_steps, cfg.lr),
                     "eval_return_std": 0.5,
                     "eval_success_rate": step / cfg.total_env_steps,
                     "eval_episode_len_mean": 2.0,
@@ -109,6 +116,7 @@ def spec(
     total: int = 400,
     interval: int = 100,
     mode: str = "ok",
+    variant: str = "",
     **overrides,
 ) -> RunSpec:
     """A RunSpec with a small budget whose mixer matches ``algo`` (no qmixbench.algos import)."""
@@ -117,7 +125,14 @@ def spec(
     config = apply_overrides(
         TrainConfig(total_env_steps=total, eval_interval=interval), {"mixer.kind": algo, **overrides}
     )
-    return RunSpec(env=env, algo=algo, seed=seed, config=config, env_kwargs={} if mode == "ok" else {"mode": mode})
+    return RunSpec(
+        env=env,
+        algo=algo,
+        seed=seed,
+        config=config,
+        env_kwargs={} if mode == "ok" else {"mode": mode},
+        variant=variant,
+    )
 
 
 def make_results(

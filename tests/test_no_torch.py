@@ -1,4 +1,4 @@
-"""`qmixbench report` and `list`, and the results/stats/report/suite/benchmark modules, never import torch.
+"""`qmixbench report` and `list`, and the results/stats/report/suite/benchmark/grid/cross-task modules, never import torch.
 
 Checked in a fresh interpreter, since this test process may have imported torch already.
 """
@@ -12,7 +12,7 @@ from _fake_train import make_results
 
 CODE = """
 import sys
-from qmixbench import benchmark, report, results, stats, suite
+from qmixbench import benchmark, cross_task, grid, marl_eval, references, report, results, stats, suite
 from qmixbench.cli import main
 path = sys.argv[1]
 codes = [main(["report", path, "--reps", "50"]), main(["list", "envs"]), main(["list", "algos"]), main(["list", "runs", path])]

@@ -109,7 +109,7 @@ overrides = { gamma = 0.9 }
     [
         (
             'envs = ["matrix"]\nalgos = ["qmix"]\nbudgett = 3\n',
-            "unknown key 'budgett'; valid keys: name, description, envs, algos, seeds, protocol, budget, eval, overrides, env",
+            "unknown key 'budgett'; valid keys: name, description, envs, algos, seeds, protocol, budget, eval, overrides, grid, env",
         ),
         (
             'envs = ["matrix"]\nalgos = ["qmix"]\n[budget]\nsteps = 3\n',

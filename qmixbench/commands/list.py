@@ -82,7 +82,7 @@ def _runs(path: Path) -> str:
 
     from qmixbench import results
     from qmixbench.commands.report import print_damaged
-    from qmixbench.report import format_table
+    from qmixbench.report import drop_empty_variants, format_table
 
     damaged: dict[str, str] = {}
     try:
@@ -99,7 +99,11 @@ def _runs(path: Path) -> str:
     shown["error"] = shown["error"].fillna("")
     counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
     return (
-        format_table(shown[["env", "algo", "seed", "status", "steps", "evaluations", "final_return", "error"]])
+        format_table(
+            drop_empty_variants(
+                shown[["env", "algo", "variant", "seed", "status", "steps", "evaluations", "final_return", "error"]]
+            )
+        )
         + f"\n\n{len(table)} runs: {counts}"
     )
 

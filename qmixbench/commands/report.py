@@ -6,6 +6,7 @@ Examples::
     qmixbench report results/a results/b --group-by env,algo,config.lr --sort=-return_iqm
     qmixbench report results/reference/papoudakis2021 --published benchmarks/published/papoudakis2021.csv
     qmixbench report results/smoke --columns seeds,return_iqm,iqm_ci_low,iqm_ci_high --csv out.csv --md out/report.md
+    qmixbench report results/matrix --references benchmarks/reference-scores.csv --marl-eval results/matrix/marl-eval.json
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from qmixbench.cli import UsageError
 
@@ -21,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="results directories or run directories")
     parser.add_argument(
         "--group-by",
-        default="env,algo",
         metavar="COLS",
-        help="columns to group runs by (default env,algo; any config.<key> works, e.g. config.lr)",
+        help="columns to group runs by (default env,algo, and variant when the runs include a config grid; "
+        "any config.<key> works, e.g. config.lr)",
     )
     parser.add_argument(
         "--sort", metavar="COL", help="sort the summary by a column; prefix - for descending (e.g. -return_iqm)"
@@ -47,6 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a published-numbers CSV (benchmarks/published/): put the paper's value and interval beside ours, "
         "computed with the paper's metric definitions (written to *_published.csv and report.md)",
     )
+    parser.add_argument(
+        "--references",
+        type=Path,
+        metavar="FILE",
+        help="per-task reference points (random and best return) for normalised scores and the cross-task "
+        "aggregates (default: the source tree's benchmarks/reference-scores.csv, when present)",
+    )
+    parser.add_argument(
+        "--marl-eval", type=Path, metavar="FILE", help="also write the runs as a marl-eval raw-data JSON file"
+    )
     parser.add_argument("--reps", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap's random generator (default 0)")
     parser.add_argument(
@@ -66,8 +78,27 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _cross_task(args: argparse.Namespace, table: Any) -> tuple[Any, Any, dict[str, Any], str]:
+    """(cross-task matrices, aggregate table, reference points, their file) or Nones when no file is there."""
+    from qmixbench import cross_task
+    from qmixbench.references import DEFAULT_FILE, ReferenceError, load_references
+
+    path = args.references or (DEFAULT_FILE if DEFAULT_FILE.exists() else None)
+    if path is None:
+        return None, None, {}, ""
+    try:
+        references = load_references(path)
+    except ReferenceError as exc:
+        raise UsageError(str(exc)) from exc
+    cross = cross_task.score_matrices(table, references, include_incomplete=args.include_incomplete)
+    aggregates = cross_task.aggregate_table(cross, reps=args.reps, seed=args.seed) if cross.matrices else None
+    return cross, aggregates, references, str(path)
+
+
 def main(args: argparse.Namespace) -> int:
-    from qmixbench import published, report, results
+    import json
+
+    from qmixbench import cross_task, marl_eval, published, report, results
     from qmixbench.recorder import atomic_write_text
 
     if args.reps < 1:
@@ -81,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
     print_damaged(damaged)
     if run_table.empty:
         raise UsageError(f"no {'readable ' if damaged else ''}runs found under {', '.join(map(str, args.paths))}")
-    group_by = _split(args.group_by)
+    group_by = _split(args.group_by) if args.group_by else list(report.default_group_by(table))
     try:
         summary = report.summarize(
             table, group_by, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete
@@ -107,7 +138,9 @@ def main(args: argparse.Namespace) -> int:
             )
         except published.PublishedError as exc:
             raise UsageError(str(exc)) from exc
+    cross, aggregates, references, ref_source = _cross_task(args, table)
     poi = report.improvement(table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete)
+    shown_poi = report.drop_empty_variants(poi)
     diff = report.config_diff(table)
 
     base = args.paths[0] if args.paths[0].is_dir() else args.paths[0].parent
@@ -127,6 +160,18 @@ def main(args: argparse.Namespace) -> int:
         reps=args.reps,
         include_incomplete=args.include_incomplete,
     )
+    if cross is not None and aggregates is not None:
+        report.write_csv(aggregates, csv_path.with_name(csv_path.stem + "_aggregates.csv"))
+        report.write_csv(cross.normalised, csv_path.with_name(csv_path.stem + "_normalised.csv"))
+        png = cross_task.plot_performance_profile(
+            cross, md_path.parent / "performance-profile.png", reps=args.reps, seed=args.seed
+        )
+        section = cross_task.markdown_section(
+            cross, aggregates, references, ref_source, png.name if png else None, args.reps
+        )
+        atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + section)
+    if args.marl_eval:
+        atomic_write_text(args.marl_eval, json.dumps(marl_eval.marl_eval_data(table, args.include_incomplete)) + "\n")
     if beside is not None:
         report.write_csv(beside, csv_path.with_name(csv_path.stem + "_published.csv"))
         section = published.markdown_section(beside, str(args.published))
@@ -136,7 +181,7 @@ def main(args: argparse.Namespace) -> int:
     print(report.format_table(summary))
     if len(poi):
         print("\nProbability of improvement, P(algo_x > algo_y), 95% CI:")
-        print(report.format_table(poi))
+        print(report.format_table(shown_poi))
     print(
         "\nConfig keys that differ between the algorithms:"
         if len(diff)
@@ -147,8 +192,13 @@ def main(args: argparse.Namespace) -> int:
     if beside is not None:
         print(f"\nPublished ({args.published}) beside ours, the paper's metric definitions:")
         print(report.format_table(beside.drop(columns=["source"])))
+    if cross is not None and aggregates is not None:
+        print(f"\nAcross {len(cross.tasks)} task(s), normalised scores (0 random, 1 best; {ref_source}), 95% CI:")
+        print(report.format_table(report.drop_empty_variants(aggregates)))
+    for note in cross.notes if cross is not None else ():
+        print(f"note: {note}")
     if len(not_done):
         counts = ", ".join(f"{n} {s}" for s, n in not_done["status"].value_counts().items())
         print(f"\nnot scored: {counts} (see `qmixbench list runs`; --include-incomplete scores them)")
-    print(f"\nwrote {csv_path}, {md_path}")
+    print(f"\nwrote {csv_path}, {md_path}" + (f", {args.marl_eval}" if args.marl_eval else ""))
     return 0

@@ -8,6 +8,7 @@ Examples::
     qmixbench run --suite benchmarks/multigrid-core.toml --executor ray --address auto
     qmixbench run --suite benchmarks/matrix.toml --resume
     qmixbench run --env lbf/8x8-2p-2f-coop-v3 --algos qmix,vdn,iql --seeds 0,1,2,3,4 --protocol papoudakis2021
+    qmixbench run --env matrix/climbing-v0 --algos qmix,vdn --grid lr=1e-3,5e-4 --grid mixer.embed_dim=32,64
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set lr=1e-3 --set mixer.embed_dim=16 (repeatable)",
+    )
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="sweep a config key: every combination of the --grid values is a variant with its own run "
+        "directories, e.g. --grid lr=1e-3,5e-4 --grid mixer.embed_dim=32,64 (repeatable; adds to or "
+        "replaces, key by key, the suite's [grid])",
     )
     parser.add_argument(
         "--workers", type=int, metavar="K", help="parallel runs in the local process pool (default: one per core)"
@@ -140,6 +150,7 @@ def main(args: argparse.Namespace) -> int:
     from qmixbench import benchmark, report, results
     from qmixbench.config import ConfigError, parse_set_args
     from qmixbench.entry_points import EnvSpecError, check_trusted
+    from qmixbench.grid import GridError, parse_grid_args
     from qmixbench.lock import ResultsDirError, ResultsLock
     from qmixbench.recorder import atomic_write_text
     from qmixbench.suite import SuiteError, load_suite
@@ -165,7 +176,8 @@ def main(args: argparse.Namespace) -> int:
         else:
             seeds = list(suite.seeds) if suite else _seeds(DEFAULT_SEEDS)
         protocol = args.protocol or (suite.protocol if suite else "") or None
-        specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite, protocol=protocol)
+        grid = {**(suite.grid if suite else {}), **parse_grid_args(args.grid)}
+        specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite, protocol=protocol, grid=grid)
         if args.resume and not (args.out or suite):
             raise UsageError("--resume needs --out DIR (or --suite, whose default --out is results/<suite name>)")
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
@@ -176,7 +188,8 @@ def main(args: argparse.Namespace) -> int:
             benchmark.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
             old_summary = report.read_run_summary(Path(out) / "summary.csv")  # refuse a foreign one up front
             print(
-                f"{len(specs)} runs ({len(specs) // len(seeds)} env x algo, {len(seeds)} seeds) -> {out}",
+                f"{len(specs)} runs ({len(specs) // len(seeds)} env x algo{' x variant' if grid else ''}, "
+                f"{len(seeds)} seeds) -> {out}",
                 file=sys.stderr,
             )
             outcomes = benchmark.execute(
@@ -198,6 +211,7 @@ def main(args: argparse.Namespace) -> int:
             atomic_write_text(Path(out) / "summary.csv", merged.to_csv(index=False))
     except (
         SuiteError,
+        GridError,
         ConfigError,
         UnknownEnvError,
         EnvSpecError,
@@ -207,9 +221,9 @@ def main(args: argparse.Namespace) -> int:
     ) as exc:
         raise UsageError(str(exc)) from exc
 
-    shown = summary.copy()
+    shown = report.drop_empty_variants(summary)
     shown.insert(
-        3,
+        list(shown.columns).index("seeds") + 1,
         "return",
         [
             f"{m:.4g} ± {s:.2g}" if s == s else f"{m:.4g}"
