@@ -178,7 +178,10 @@ def test_report_command(tmp_path, capsys):
     [
         (["--sort", "nope"], "unknown --sort column 'nope'; valid: env, algo, seeds"),
         (["--columns", "seeds,nope"], "unknown --columns nope; valid: env, algo, seeds"),
-        (["--group-by", "env,nope"], "unknown group-by column(s) nope; valid: env, algo, variant, seed, status, config."),
+        (
+            ["--group-by", "env,nope"],
+            "unknown group-by column(s) nope; valid: env, algo, variant, seed, status, config.",
+        ),
     ],
 )
 def test_report_usage_errors(tmp_path, capsys, args, message):
