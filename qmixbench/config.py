@@ -321,6 +321,12 @@ class RunSpec:
     """``auto`` (the env's declaration, else sum), ``shared`` or ``sum``; see ``qmixbench.adapter``."""
     protocol: str = ""
     """The named protocol (``qmixbench.protocols``) applied when ``config`` was resolved; "" for none."""
+    loggers: tuple[str, ...] = ()
+    """Experiment trackers that also receive every metrics.csv row (``qmixbench.loggers.LOGGERS``).
+    Not part of ``config``: changing them neither changes what trains nor blocks ``--resume``."""
+    keep_checkpoints: bool = False
+    """Keep a finished run's last ``checkpoint.pt`` (with its replay buffer); by default only
+    ``agent.pt`` and the buffer-free ``final.pt`` stay."""
 
     def __post_init__(self) -> None:
         # The algorithm *is* the mixer (presets differ only there): a spec whose config trains another
@@ -342,6 +348,8 @@ def spec_record(spec: RunSpec) -> dict[str, Any]:
             "seed": spec.seed,
             "team_reward": spec.team_reward,
             "protocol": spec.protocol,
+            "loggers": list(spec.loggers),
+            "keep_checkpoints": spec.keep_checkpoints,
         },
         "config": to_dict(spec.config),
     }

@@ -9,7 +9,11 @@ Layout of a run directory (``run_dir(out, env, algo, seed)`` = ``OUT/<env-slug>/
 * ``status.json``   ``{"status": "running"|"done"|"failed"|"interrupted", "env_steps", "error", "traceback",
   "started_at", "finished_at"}``.
 * ``agent.pt``      the trained agent network (the only network needed to act).
-* ``checkpoint.pt`` everything needed to resume.
+* ``checkpoint.pt`` everything needed to resume (replay buffer included); deleted when the run is
+  done, unless it was started with ``--keep-checkpoints``.
+* ``final.pt``      a done run's learner (agent, mixer, targets, optimiser), counters and RNG states,
+  without the replay buffer (what ``qmixbench explain`` reads the mixer from).
+* ``tensorboard/``, ``wandb/`` what ``--logger`` trackers write, when named.
 
 Every file is written to a temporary file in the same directory and moved into place with
 ``os.replace``, which is atomic on POSIX and Windows.
@@ -49,7 +53,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
 STATUSES = ("running", "done", "failed", "interrupted")
 """``interrupted``: stopped by Ctrl-C (KeyboardInterrupt); ``--resume`` continues it."""
 
-RUN_FILES = ("status.json", "config.json", "job.json", "metrics.csv", "checkpoint.pt", "agent.pt")
+RUN_FILES = ("status.json", "config.json", "job.json", "metrics.csv", "checkpoint.pt", "agent.pt", "final.pt")
 """Every file a run directory holds (``job.json`` is written by :mod:`qmixbench.benchmark`)."""
 
 TEMP_SUFFIX = ".tmp"

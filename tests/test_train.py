@@ -214,7 +214,7 @@ def test_a_new_mixer_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
     run = Path(summary["run_dir"])
     assert read_status(run)["status"] == "done"
     assert read_json(run / "config.json")["config"]["mixer"] == {"kind": "toy", "init_scale": 2.5}
-    scale = torch.load(run / "checkpoint.pt", weights_only=True)["learner"]["mixer"]["scale"]
+    scale = torch.load(run / "final.pt", weights_only=True)["learner"]["mixer"]["scale"]
     assert scale != 2.5, "the learner trained the new mixer's parameter"
     with pytest.raises(ConfigError, match="mixer.init_scale must be > 0"):
         resolve_config("toy", {"mixer.init_scale": 0})
