@@ -213,14 +213,10 @@ def check_loggers(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     for name in names:
         name = name.strip()
         if name not in LOGGERS:
-            raise TrackerError(
-                f"unknown logger {name!r}; valid: {', '.join(LOGGERS)} (metrics.csv is always written)"
-            )
+            raise TrackerError(f"unknown logger {name!r}; valid: {', '.join(LOGGERS)} (metrics.csv is always written)")
         cls = LOGGERS[name]
         if importlib.util.find_spec(cls.module) is None:
-            raise TrackerError(
-                f"--logger {name} needs the {cls.module} package: pip install 'qmixbench[{cls.extra}]'"
-            )
+            raise TrackerError(f"--logger {name} needs the {cls.module} package: pip install 'qmixbench[{cls.extra}]'")
         if name not in out:
             out.append(name)
     return tuple(out)

@@ -43,8 +43,8 @@ from qmixbench.algos.mixers.base import MixerShape
 from qmixbench.algos.networks import AgentNetwork, input_dim
 from qmixbench.buffer import EpisodeReplayBuffer
 from qmixbench.config import ConfigError, RunSpec, TrainConfig, spec_record, to_dict
-from qmixbench.loggers import Trackers
 from qmixbench.evaluate import eval_seeds, run_greedy, save_agent
+from qmixbench.loggers import Trackers
 from qmixbench.recorder import RunRecorder, atomic_write_bytes, read_json, read_status, run_dir
 from qmixbench.rollout import Episode, Rollout
 
@@ -296,9 +296,7 @@ def train(spec: RunSpec, out_dir: Path | str, resume: bool = False, progress: bo
         raise
 
 
-def _train(
-    spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progress: bool, group: str
-) -> dict[str, Any]:
+def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progress: bool, group: str) -> dict[str, Any]:
     cfg: TrainConfig = spec.config
     ckpt = recorder.dir / "checkpoint.pt"
     resumed = resume and ckpt.exists()

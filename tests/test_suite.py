@@ -142,7 +142,10 @@ overrides = { gamma = 0.9 }
         ('envs = ["matrix"\nalgos = ["qmix"]\n', "malformed TOML"),
         ('algos = ["qmix"]\n', "missing required key 'envs'"),
         ('envs = []\nalgos = ["qmix"]\n', "envs must be a non-empty list of strings"),
-        ('envs = ["matrix"]\nalgos = ["qmix"]\nseeds = [0, "1"]\n', 'seeds must be a list of ints or a string such as "0-4"'),
+        (
+            'envs = ["matrix"]\nalgos = ["qmix"]\nseeds = [0, "1"]\n',
+            'seeds must be a list of ints or a string such as "0-4"',
+        ),
         (
             'envs = ["matrix"]\nalgos = ["qmix"]\nseeds = 5\n',
             'seeds = 5 is ambiguous; write seeds = "0-4" for seeds 0 to 4, or seeds = [5] for seed 5',

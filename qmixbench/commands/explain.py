@@ -85,9 +85,7 @@ def explain(run_dir: Path, trust_entry_points: bool = False, env: str | None = N
         ckpt = torch.load(state_file, map_location="cpu", weights_only=True)
         mixer.load_state_dict(ckpt["learner"]["mixer"] or {})
     except Exception as exc:  # torch raises many types for a damaged, foreign or older file
-        raise UsageError(
-            f"{state_file}: not a readable checkpoint of this mixer ({type(exc).__name__})"
-        ) from None
+        raise UsageError(f"{state_file}: not a readable checkpoint of this mixer ({type(exc).__name__})") from None
     a = info.n_actions
     lines = [
         f"{run['algo']} on {run['env']} (seed {run['seed']}): learned values beside the true ones",
