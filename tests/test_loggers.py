@@ -64,3 +64,41 @@ def test_tensorboard_event_file_holds_every_eval_return(tmp_path):
     assert [(s, pytest.approx(v)) for s, v in scalars["eval/return_mean"]] == expected
     assert [s for s, _ in scalars["perf/env_steps_per_s"]] == [s for s, _ in expected]
     assert "tensorboard" in LOGGERS
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorboard") is None or importlib.util.find_spec("torch") is None,
+    reason="needs the tensorboard extra (pip install 'qmixbench[tensorboard]') and torch",
+)
+def test_a_resumed_run_shows_each_eval_once_in_tensorboard(tmp_path, monkeypatch):
+    """Rows logged after the checkpoint are dropped from metrics.csv on resume; TensorBoard must hide
+    the same events (purge_step), so its curve equals the CSV's, with no duplicated step."""
+    from pathlib import Path
+
+    from qmixbench.algos import resolve_config
+    from qmixbench.algos.learner import QLearner
+    from qmixbench.config import RunSpec
+    from qmixbench.train import train
+
+    overrides = {"total_env_steps": 160, "n_envs": 2, "batch_size": 4, "buffer_size": 32, "eval_interval": 40}
+    overrides |= {"eval_episodes": 2, "checkpoint_interval": 64, "hidden_dim": 8}
+    config = resolve_config("qmix", overrides, env="matrix/climbing-v0")
+    spec = RunSpec("matrix/climbing-v0", "qmix", 3, config, env_kwargs={"episode_limit": 5}, loggers=("tensorboard",))
+    calls = {"n": 0}
+    original = QLearner.update
+
+    def crash_late(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 12:  # after the checkpoint at env step 64 and the evaluation at 80
+            raise RuntimeError("simulated crash")
+        return original(self, batch)
+
+    monkeypatch.setattr(QLearner, "update", crash_late)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(spec, tmp_path, progress=False)
+    monkeypatch.setattr(QLearner, "update", original)
+    run_dir = Path(train(spec, tmp_path, resume=True, progress=False)["run_dir"])
+    with (run_dir / "metrics.csv").open() as fh:
+        expected = [(int(r["env_steps"]), float(r["eval_return_mean"])) for r in csv.DictReader(fh)]
+    assert [s for s, _ in expected] == [40, 80, 120, 160]
+    assert [(s, pytest.approx(v)) for s, v in _scalars(run_dir / "tensorboard")["eval/return_mean"]] == expected
