@@ -47,6 +47,7 @@ import multiprocessing as mp
 import multiprocessing.connection
 import numbers
 import os
+import re
 import socket
 import threading
 import time
@@ -177,6 +178,35 @@ def check_seeds(seeds: Iterable[int]) -> list[int]:
     if not out:
         raise BenchmarkError("no seed given; give at least one integer seed")
     return out
+
+
+_SEED_ITEM = re.compile(r"(-?\d+)(?:\s*-\s*(-?\d+))?")
+"""One item of a seed list: a seed or an inclusive range (a sign is read, so that -1 is named as a bad seed)."""
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds written as text, the one syntax of ``--seeds`` and of a suite's ``seeds = "..."``:
+    comma-separated integers and inclusive ranges, ``"0,1,2"``, ``"0-4"`` (seeds 0 to 4), ``"0-2,7"``.
+    ``"5"`` is seed 5, never five seeds.
+
+    Raises:
+        BenchmarkError: naming the item that is not a seed or a range, or a bad seed (:func:`check_seeds`).
+    """
+    seeds: list[int] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        match = _SEED_ITEM.fullmatch(item)
+        if match is None:
+            raise BenchmarkError(f"{item!r} is neither a seed nor a range; write e.g. 0,1,2 or 0-4 (seeds 0 to 4)")
+        lo = int(match[1])
+        hi = int(match[2]) if match[2] is not None else lo
+        if hi < lo:
+            raise BenchmarkError(f"range {item!r} runs backwards; write it low-high, e.g. 0-4")
+        seeds += range(lo, hi + 1)
+    if not seeds:
+        raise BenchmarkError(f"{text!r} names no seed; write e.g. 0,1,2 or 0-4 (seeds 0 to 4)")
+    return check_seeds(seeds)
 
 
 def default_resolve(algo: str, env: str, overrides: dict[str, Any], protocol: str | None = None) -> TrainConfig:

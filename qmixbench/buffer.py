@@ -107,7 +107,8 @@ class EpisodeReplayBuffer:
         for key, value in old.items():
             dst = getattr(self, key)
             dst[: self.size, : value.shape[1]] = value[: self.size]
-            dst[: self.size, value.shape[1] :] = 0
+            dst[: self.size, value.shape[1] :] = self._PADDING[key]  # as add() pads (avail True), so a
+            # checkpoint, which rebuilds padding the same way, restores these rows bit for bit
 
     def add(
         self,
@@ -188,18 +189,37 @@ class EpisodeReplayBuffer:
             filled=filled.to(device),
         )
 
+    _PER_STEP = ("obs", "state", "avail", "alive")
+    """Fields with L+1 entries per episode (they include the observation after the last action)."""
+    _PADDING = {"obs": 0, "state": 0, "avail": True, "alive": False, "actions": 0, "reward": 0, "terminated": 0}
+    """What :meth:`add` writes past an episode's end; a restored buffer holds exactly the same."""
+
+    def _step_masks(self, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(per-step mask (n, T+1), per-action mask (n, T)) of the real steps of episodes of ``lengths``."""
+        t = int(lengths.max()) if len(lengths) else 0
+        steps = torch.arange(t + 1).unsqueeze(0)
+        return steps <= lengths.unsqueeze(1), steps[:, :t] < lengths.unsqueeze(1)
+
     def state_dict(self) -> dict[str, Any]:
-        """The held episodes, cut to the longest stored, for a checkpoint."""
+        """The held episodes for a checkpoint: only their real steps, packed end to end.
+
+        Each field is stored as (sum of episode lengths (+1 per episode for per-step fields), ...):
+        neither the rows the buffer has not filled nor the padding past each episode's end, which
+        :meth:`load_state_dict` rebuilds as :meth:`add` writes it.
+        """
         n = self.size
-        t = int(self.lengths[:n].max()) if n else 0
+        lengths = self.lengths[:n].clone()
+        per_step, per_action = self._step_masks(lengths)
         return {
             "size": n,
             "pos": self.pos,
             "max_len": self.max_len,
-            "lengths": self.lengths[:n].clone(),
+            "lengths": lengths,
             **{
-                k: getattr(self, k)[:n, : t + (1 if k in ("obs", "state", "avail", "alive") else 0)].clone()
-                for k in ("obs", "state", "avail", "alive", "actions", "reward", "terminated")
+                k: getattr(self, k)[:n, : per_step.shape[1] if k in self._PER_STEP else per_action.shape[1]][
+                    per_step if k in self._PER_STEP else per_action
+                ].clone()
+                for k in self._PADDING
             },
         }
 
@@ -209,9 +229,11 @@ class EpisodeReplayBuffer:
         if int(data["max_len"]) != self.max_len:
             self._allocate(int(data["max_len"]))
         self.size, self.pos = n, int(data["pos"])
-        self.lengths[:n] = data["lengths"]
-        for key in ("obs", "state", "avail", "alive", "actions", "reward", "terminated"):
-            value: torch.Tensor = data[key]
+        lengths: torch.Tensor = data["lengths"]
+        self.lengths[:n] = lengths
+        per_step, per_action = self._step_masks(lengths)
+        for key, pad in self._PADDING.items():
+            mask = per_step if key in self._PER_STEP else per_action
             dst = getattr(self, key)
-            dst[:n, : value.shape[1]] = value
-            dst[:n, value.shape[1] :] = True if key == "avail" else 0
+            dst[:n] = pad
+            dst[:n, : mask.shape[1]][mask] = data[key]

@@ -323,6 +323,12 @@ class RunSpec:
     """The named protocol (``qmixbench.protocols``) applied when ``config`` was resolved; "" for none."""
     variant: str = ""
     """The config-grid variant (``qmixbench.grid.variant_name``, e.g. ``lr=0.001``); "" outside any grid."""
+    loggers: tuple[str, ...] = ()
+    """Experiment trackers that also receive every metrics.csv row (``qmixbench.loggers.LOGGERS``).
+    Not part of ``config``: changing them neither changes what trains nor blocks ``--resume``."""
+    keep_checkpoints: bool = False
+    """Keep a finished run's last ``checkpoint.pt`` (with its replay buffer); by default only
+    ``agent.pt`` and the buffer-free ``final.pt`` stay."""
 
     def __post_init__(self) -> None:
         # The algorithm *is* the mixer (presets differ only there): a spec whose config trains another
@@ -345,6 +351,8 @@ def spec_record(spec: RunSpec) -> dict[str, Any]:
             "team_reward": spec.team_reward,
             "protocol": spec.protocol,
             "variant": spec.variant,
+            "loggers": list(spec.loggers),
+            "keep_checkpoints": spec.keep_checkpoints,
         },
         "config": to_dict(spec.config),
     }

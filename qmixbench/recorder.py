@@ -10,7 +10,11 @@ of a config grid's variant (:mod:`qmixbench.grid`) is one level deeper, ``OUT/<e
 * ``status.json``   ``{"status": "running"|"done"|"failed"|"interrupted", "env_steps", "error", "traceback",
   "started_at", "finished_at"}``.
 * ``agent.pt``      the trained agent network (the only network needed to act).
-* ``checkpoint.pt`` everything needed to resume.
+* ``checkpoint.pt`` everything needed to resume (replay buffer included); deleted when the run is
+  done, unless it was started with ``--keep-checkpoints``.
+* ``final.pt``      a done run's learner (agent, mixer, targets, optimiser), counters and RNG states,
+  without the replay buffer (what ``qmixbench explain`` reads the mixer from).
+* ``tensorboard/``, ``wandb/`` what ``--logger`` trackers write, when named.
 
 Every file is written to a temporary file in the same directory and moved into place with
 ``os.replace``, which is atomic on POSIX and Windows.
@@ -51,7 +55,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
 STATUSES = ("running", "done", "failed", "interrupted")
 """``interrupted``: stopped by Ctrl-C (KeyboardInterrupt); ``--resume`` continues it."""
 
-RUN_FILES = ("status.json", "config.json", "job.json", "metrics.csv", "checkpoint.pt", "agent.pt")
+RUN_FILES = ("status.json", "config.json", "job.json", "metrics.csv", "checkpoint.pt", "agent.pt", "final.pt")
 """Every file a run directory holds (``job.json`` is written by :mod:`qmixbench.benchmark`)."""
 
 TEMP_SUFFIX = ".tmp"

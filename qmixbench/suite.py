@@ -8,7 +8,7 @@ Format (every key but ``envs`` and ``algos`` is optional)::
     envs = ["matrix/two-step-v0", "multigrid/*"]   # ids, family names or globs over registered ids;
                                          # entry points (module:factory) need run --trust-entry-points
     algos = ["qmix", "vdn", "iql"]
-    seeds = [0, 1, 2]                    # or an int n: seeds 0..n-1
+    seeds = [0, 1, 2]                    # or "0-4" (seeds 0 to 4), as --seeds takes them
     protocol = "papoudakis2021"          # a named protocol (qmixbench.protocols); default: none
 
     [budget]
@@ -165,16 +165,22 @@ def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
 
 
 def _seeds(path: Path, value: Any) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return tuple(range(value))
-    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        from qmixbench.benchmark import BenchmarkError, check_seeds
+    """A list of seeds, or a string in ``--seeds``' syntax (``"0-4"``): the same meaning as on the command line."""
+    from qmixbench.benchmark import BenchmarkError, check_seeds, parse_seeds
 
-        try:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Earlier suites wrote a count here (seeds = 5: seeds 0..4), while --seeds 5 is seed 5; a bare
+        # int is refused rather than read either way.
+        hint = f'seeds = "0-{value - 1}" for seeds 0 to {value - 1}, or ' if value > 0 else ""
+        raise SuiteError(f"{path}: seeds = {value} is ambiguous; write {hint}seeds = [{value}] for seed {value}")
+    try:
+        if isinstance(value, str):
+            return tuple(parse_seeds(value))
+        if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return tuple(check_seeds(value))
-        except BenchmarkError as exc:
-            raise SuiteError(f"{path}: seeds: {exc}") from exc
-    raise SuiteError(f"{path}: seeds must be a positive int n (seeds 0..n-1) or a list of ints, got {value!r}")
+    except BenchmarkError as exc:
+        raise SuiteError(f"{path}: seeds: {exc}") from exc
+    raise SuiteError(f'{path}: seeds must be a list of ints or a string such as "0-4", got {value!r}')
 
 
 def load_suite(path: Path | str) -> Suite:

@@ -4,7 +4,9 @@ The loop, top to bottom: K envs step in lockstep (``qmixbench.rollout``); each f
 into the replay buffer and earns ``updates_per_episode`` learner updates (``qmixbench.algos.learner``);
 every ``eval_interval`` env steps (and at the end) the agents are evaluated greedily and decentralised
 (``qmixbench.evaluate``) and a row is appended to ``metrics.csv``; every ``checkpoint_interval`` env
-steps everything needed to resume is saved.
+steps everything needed to resume is saved. A finished run keeps ``agent.pt`` and ``final.pt`` (the
+learner, counters and RNG states, without the replay buffer) and deletes ``checkpoint.pt`` unless
+``spec.keep_checkpoints``: a done run is never resumed, and its buffer is most of its disk use.
 
 Seeding and determinism: network initialisation, exploration and replay sampling each draw from their
 own generator seeded from the run seed; env resets use seeds derived from it with
@@ -42,13 +44,15 @@ from qmixbench.algos.networks import AgentNetwork, input_dim
 from qmixbench.buffer import EpisodeReplayBuffer
 from qmixbench.config import ConfigError, RunSpec, TrainConfig, spec_record, to_dict
 from qmixbench.evaluate import eval_seeds, run_greedy, save_agent
+from qmixbench.loggers import Trackers
 from qmixbench.recorder import RunRecorder, atomic_write_bytes, read_json, read_status, run_dir
 from qmixbench.rollout import Episode, Rollout
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "qmixbench-checkpoint-v2"
-"""v2: the learner keeps one flat Adam state for all parameters (v1 had one per parameter tensor)."""
+CHECKPOINT_FORMAT = "qmixbench-checkpoint-v3"
+"""v3: the buffer holds only its episodes' real steps, packed (v2: padded rows); v2: the learner keeps
+one flat Adam state for all parameters (v1 had one per parameter tensor)."""
 
 
 def obs_storage_dtype(adapter: ParallelEnvAdapter) -> torch.dtype:
@@ -176,12 +180,13 @@ class _Run:
 
     # -- checkpoints ------------------------------------------------------------------------------
 
-    def checkpoint_bytes(self, wall: float) -> bytes:
+    def checkpoint_bytes(self, wall: float, with_buffer: bool = True) -> bytes:
+        """The checkpoint; without the buffer (``final.pt``) it holds the learner but cannot be resumed."""
         data = {
             "format": CHECKPOINT_FORMAT,
             "config": to_dict(self.cfg),
             "learner": self.learner.state_dict(),
-            "buffer": self.buffer.state_dict(),
+            **({"buffer": self.buffer.state_dict()} if with_buffer else {}),
             "rng": {"explore": self.explore_gen.get_state(), "sample": self.sample_gen.get_state()},
             "counters": {
                 "env_steps": self.env_steps,
@@ -279,7 +284,7 @@ def train(spec: RunSpec, out_dir: Path | str, resume: bool = False, progress: bo
     try:
         torch.set_num_threads(spec.config.torch_threads)
         run = _Run(spec)
-        return _train(spec, run, recorder, resume, progress)
+        return _train(spec, run, recorder, resume, progress, group=Path(out_dir).resolve().name)
     except BaseException as exc:
         recorder.set_status(
             # Ctrl-C is the user stopping the run, not the run failing; --resume continues either.
@@ -291,10 +296,11 @@ def train(spec: RunSpec, out_dir: Path | str, resume: bool = False, progress: bo
         raise
 
 
-def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progress: bool) -> dict[str, Any]:
+def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progress: bool, group: str) -> dict[str, Any]:
     cfg: TrainConfig = spec.config
     ckpt = recorder.dir / "checkpoint.pt"
-    if resume and ckpt.exists():
+    resumed = resume and ckpt.exists()
+    if resumed:
         saved = read_json(recorder.dir / "config.json")
         if saved["config"] != to_dict(cfg) or saved["run"]["env"] != spec.env:
             raise ConfigError(f"{recorder.dir} holds a run with a different config; resume needs the same one")
@@ -314,8 +320,25 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
         log.info("resuming %s from env step %d", recorder.dir, run.env_steps)
     else:
         recorder.write_config(_config_record(spec, run))
-        for stale in ("metrics.csv", "checkpoint.pt", "agent.pt"):
+        for stale in ("metrics.csv", "checkpoint.pt", "agent.pt", "final.pt"):
             (recorder.dir / stale).unlink(missing_ok=True)
+    trackers = Trackers(
+        spec.loggers,
+        recorder.dir,
+        name=f"{spec.algo} {spec.env} seed {spec.seed}",
+        group=group,
+        record=spec_record(spec),
+        resume_step=run.env_steps if resumed else None,
+    )
+    try:
+        return _loop(spec, run, recorder, trackers, progress)
+    finally:
+        trackers.close()
+
+
+def _loop(spec: RunSpec, run: _Run, recorder: RunRecorder, trackers: Trackers, progress: bool) -> dict[str, Any]:
+    cfg: TrainConfig = spec.config
+    ckpt = recorder.dir / "checkpoint.pt"
     recorder.set_status("running", env_steps=run.env_steps)
     start = time.perf_counter() - run.elapsed_before
     bar = tqdm(
@@ -336,7 +359,7 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
         run.store(finished)
         run.learn()
         if run.env_steps >= run.next_eval:
-            _log_eval(run, recorder, bar, start, progress)
+            _log_eval(run, recorder, trackers, bar, start, progress)
             while run.next_eval <= run.env_steps:
                 run.next_eval += cfg.eval_interval
         if run.env_steps >= run.next_checkpoint and run.env_steps < cfg.total_env_steps:
@@ -347,11 +370,16 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
             atomic_write_bytes(ckpt, run.checkpoint_bytes(time.perf_counter() - start))
             run.rollout.reset_all(_segment_seeds(spec.seed, run.segment, cfg.n_envs))
     if run.last_eval_step != run.env_steps:
-        _log_eval(run, recorder, bar, start, progress)
+        _log_eval(run, recorder, trackers, bar, start, progress)
     bar.close()
     _save_agent(run, recorder.dir / "agent.pt")
-    atomic_write_bytes(ckpt, run.checkpoint_bytes(time.perf_counter() - start))
+    wall = time.perf_counter() - start
+    atomic_write_bytes(recorder.dir / "final.pt", run.checkpoint_bytes(wall, with_buffer=False))
+    if spec.keep_checkpoints:
+        atomic_write_bytes(ckpt, run.checkpoint_bytes(wall))
     recorder.set_status("done", env_steps=run.env_steps)
+    if not spec.keep_checkpoints:  # only once done: a run killed before this line still resumes from it
+        ckpt.unlink(missing_ok=True)
     split = {
         "env_s": run.rollout.time_env,
         "act_s": run.rollout.time_act,
@@ -377,9 +405,10 @@ def _warn_on_state_scale(run: _Run) -> None:
         )
 
 
-def _log_eval(run: _Run, recorder: RunRecorder, bar: tqdm, start: float, progress: bool) -> None:
+def _log_eval(run: _Run, recorder: RunRecorder, trackers: Trackers, bar: tqdm, start: float, progress: bool) -> None:
     row = run.evaluate(time.perf_counter() - start)
     recorder.log_eval(row)
+    trackers.log(row)
     _save_agent(run, recorder.dir / "agent.pt")
     ret, rate = row["eval_return_mean"], row["env_steps_per_s"]
     if progress:

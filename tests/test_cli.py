@@ -78,11 +78,20 @@ def test_run_failures_exit_nonzero_with_a_table(tmp_path, capsys):
         (["--env", "matrix", "--set", "lrr=1"], "unknown config key 'lrr'; valid keys: total_env_steps, n_envs"),
         (["--env", "matrix", "--set", "lr"], "--set takes key=value, got 'lr'"),
         (["--env", "matrix", "--set", "gamma=2"], "gamma must be in [0, 1]"),
-        (["--env", "matrix", "--seeds", "a,b"], "--seeds takes comma-separated integers"),
+        (
+            ["--env", "matrix", "--seeds", "a,b"],
+            "--seeds a,b: 'a' is neither a seed nor a range; write e.g. 0,1,2 or 0-4",
+        ),
         (["--env", "matrix", "--set", "grad_clip=-1"], "grad_clip must be a finite number > 0, got -1.0"),
         (["--env", "matrix", "--set", "lr=nan"], "lr must be a finite number, got nan"),
-        (["--env", "matrix", "--seeds", ""], "--seeds is empty"),
-        (["--env", "matrix", "--seeds", ","], "--seeds is empty"),
+        (["--env", "matrix", "--seeds", ""], "--seeds : '' names no seed"),
+        (["--env", "matrix", "--seeds", ","], "--seeds ,: ',' names no seed"),
+        (["--env", "matrix", "--seeds", "0-2,1"], "seed 1 is given twice"),
+        (
+            ["--env", "matrix", "--logger", "tensorbored"],
+            "unknown logger 'tensorbored'; valid: tensorboard, wandb, mlflow",
+        ),
+        (["--env", "matrix", "--device", "gpu 0"], "device must be a torch device such as 'cpu', 'cuda' or 'cuda:1'"),
         (["--env", "matrix", "--seeds=-1,0"], "seed -1 is not valid; seeds are integers in [0, 4294967295]"),
         (["--env", "matrix", "--seeds", "0,1,0"], "seed 0 is given twice"),
         (["--env", "matrix", "--algos", ""], "--algos is empty"),
@@ -252,3 +261,41 @@ def test_main_job_command_line_with_the_real_train(tmp_path, capsys):
 def test_resume_needs_an_out_dir(capsys):
     assert main(["run", "--env", "matrix", "--resume", *FAKE]) == 2
     assert "--resume needs --out DIR" in one_line_error(capsys)
+
+
+def test_version_matches_the_package_metadata(capsys):
+    import qmixbench
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"qmixbench {qmixbench.__version__}"
+
+
+@pytest.mark.parametrize("command", [None, "run", "report", "list", "eval", "explain", "check"])
+def test_help_is_for_users_and_shows_examples(capsys, command):
+    with pytest.raises(SystemExit):
+        main(["--help"] if command is None else [command, "--help"])
+    out = capsys.readouterr().out
+    assert "examples:\n  qmixbench " in out
+    assert "argparse" not in out and "dispatch" not in out  # no developer docstring
+
+
+def test_verbose_is_accepted_before_and_after_the_command(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr("qmixbench.commands.list.main", lambda args: seen.append(args.verbose) or 0)
+    assert main(["-v", "list", "algos"]) == 0 and main(["list", "algos", "-v"]) == 0 and main(["list", "algos"]) == 0
+    assert seen == [True, True, False]
+
+
+def test_device_seed_ranges_and_loggers_reach_every_run(tmp_path):
+    import json
+
+    out = tmp_path / "o"
+    argv = ["run", "--env", "matrix", "--algos", "qmix", "--seeds", "0-2", "--device", "cuda:1", "--out", str(out)]
+    assert main([*argv, "--logger", "tensorboard", "--keep-checkpoints", *SMALL, *FAKE]) == 0
+    jobs = sorted(out.glob("*/qmix/seed_*/job.json"))
+    assert [p.parent.name for p in jobs] == ["seed_0", "seed_1", "seed_2"]
+    for path in jobs:
+        job = json.loads(path.read_text())
+        assert job["config"]["device"] == "cuda:1"
+        assert job["run"]["loggers"] == ["tensorboard"] and job["run"]["keep_checkpoints"] is True

@@ -72,10 +72,13 @@ def test_load_and_expand_with_precedence(tmp_path):
     assert {s.config.eval_episodes for s in specs} == {2}  # the command line wins over the suite
 
 
-def test_defaults_seed_count_and_name(tmp_path):
+def test_defaults_seeds_and_name(tmp_path):
     suite = load_suite(write(tmp_path, 'envs = ["matrix"]\nalgos = ["qmix"]\n', "mine.toml"))
     assert suite.name == "mine" and suite.seeds == (0, 1, 2) and suite.overrides == {}
-    assert load_suite(write(tmp_path, 'envs = ["matrix"]\nalgos = "qmix"\nseeds = 5\n')).seeds == (0, 1, 2, 3, 4)
+    # The same syntax and meaning as --seeds: "0-4" is seeds 0 to 4, [5] and "5" are seed 5.
+    assert load_suite(write(tmp_path, 'envs = ["matrix"]\nalgos = "qmix"\nseeds = "0-4"\n')).seeds == (0, 1, 2, 3, 4)
+    assert load_suite(write(tmp_path, 'envs = ["matrix"]\nalgos = "qmix"\nseeds = "5"\n')).seeds == (5,)
+    assert load_suite(write(tmp_path, 'envs = ["matrix"]\nalgos = "qmix"\nseeds = [5]\n')).seeds == (5,)
 
 
 def test_glob_and_family_sections(tmp_path):
@@ -139,7 +142,15 @@ overrides = { gamma = 0.9 }
         ('envs = ["matrix"\nalgos = ["qmix"]\n', "malformed TOML"),
         ('algos = ["qmix"]\n', "missing required key 'envs'"),
         ('envs = []\nalgos = ["qmix"]\n', "envs must be a non-empty list of strings"),
-        ('envs = ["matrix"]\nalgos = ["qmix"]\nseeds = [0, "1"]\n', "seeds must be a positive int"),
+        (
+            'envs = ["matrix"]\nalgos = ["qmix"]\nseeds = [0, "1"]\n',
+            'seeds must be a list of ints or a string such as "0-4"',
+        ),
+        (
+            'envs = ["matrix"]\nalgos = ["qmix"]\nseeds = 5\n',
+            'seeds = 5 is ambiguous; write seeds = "0-4" for seeds 0 to 4, or seeds = [5] for seed 5',
+        ),
+        ('envs = ["matrix"]\nalgos = ["qmix"]\nseeds = "4-0"\n', "range '4-0' runs backwards"),
     ],
 )
 def test_errors_name_file_key_and_valid_keys(tmp_path, text, message):

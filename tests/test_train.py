@@ -7,6 +7,7 @@ QMIX's greedy policy earns 8 and VDN's 7.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,10 @@ def test_smoke_every_algorithm(tmp_path, algo):
     assert len(record["env_info"]["agent_ids"]) == 2 and record["provenance"]["device"] == "cpu"
     agent, meta = load_agent(run / "agent.pt")
     assert meta["inputs"]["obs_agent_id"] is True
-    assert (run / "checkpoint.pt").exists()
+    # Finished: the buffer-free final.pt stays, the checkpoint (replay buffer) is gone.
+    assert not (run / "checkpoint.pt").exists()
+    final = torch.load(run / "final.pt", weights_only=True)
+    assert "buffer" not in final and final["counters"]["env_steps"] == 96 and final["learner"]["agent"]
 
 
 def test_smoke_options_mlp_lambda_polyak_last_action_standardise(tmp_path):
@@ -146,6 +150,17 @@ def test_resume_continues_as_if_never_interrupted(tmp_path, monkeypatch):
     assert again["eval_return_mean"] == resumed["eval_return_mean"]
 
 
+def test_keep_checkpoints_keeps_the_final_checkpoint_which_holds_only_real_steps(tmp_path):
+    spec = dataclasses.replace(_climbing_spec(), keep_checkpoints=True)
+    run = Path(train(spec, tmp_path, progress=False)["run_dir"])
+    buffer = torch.load(run / "checkpoint.pt", weights_only=True)["buffer"]
+    # Only real steps: L actions and L + 1 observations per stored episode, no empty rows.
+    steps = int(buffer["lengths"].sum())
+    assert 0 < buffer["size"] == len(buffer["lengths"]) and buffer["actions"].shape[0] == steps
+    assert buffer["obs"].shape[0] == steps + buffer["size"]
+    assert (run / "final.pt").exists()
+
+
 def test_checkpoint_of_another_format_is_refused_with_what_to_do(tmp_path):
     from qmixbench.train import _Run
 
@@ -214,7 +229,7 @@ def test_a_new_mixer_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
     run = Path(summary["run_dir"])
     assert read_status(run)["status"] == "done"
     assert read_json(run / "config.json")["config"]["mixer"] == {"kind": "toy", "init_scale": 2.5}
-    scale = torch.load(run / "checkpoint.pt", weights_only=True)["learner"]["mixer"]["scale"]
+    scale = torch.load(run / "final.pt", weights_only=True)["learner"]["mixer"]["scale"]
     assert scale != 2.5, "the learner trained the new mixer's parameter"
     with pytest.raises(ConfigError, match="mixer.init_scale must be > 0"):
         resolve_config("toy", {"mixer.init_scale": 0})

@@ -1,5 +1,10 @@
 """``qmixbench eval RUN_DIR [--episodes N] [--gif out.gif]``: replay a trained run's agents, decentralised.
 
+Examples::
+
+    qmixbench eval results/smoke/matrix__two-step-v0/qmix/seed_0
+    qmixbench eval results/multigrid/multigrid__empty-5x5-v0/qmix/seed_0 --episodes 10 --gif qmix.gif
+
 Loads ``agent.pt`` (the shared agent network) and the run's env from ``config.json``, plays greedy
 episodes with each agent acting on its own observation and id (no mixer, no state), and prints the
 return and success rate. ``--gif`` also renders the first episode from the env's ``rgb_array`` frames

@@ -1,11 +1,16 @@
 """``qmixbench explain RUN_DIR``: a matrix-game run's learned Q_tot and agent Qs beside the true payoffs.
 
+Examples::
+
+    qmixbench run --env matrix/two-step-v0 --algos qmix,vdn --seeds 0 --out results/two-step
+    qmixbench explain results/two-step/matrix__two-step-v0/qmix/seed_0
+
 As Table 1 of the QMIX paper (Rashid et al. 2018) for the two-step game: for each state, the learned
 Q_tot of every joint action (rows: agent_0's action, columns: agent_1's), each agent's own Q-values
 (what it acts on, decentralised), and the true values. It shows why VDN's additive Q_tot settles for
 7 in the two-step game where QMIX's monotone mixing finds 8.
 
-The learned values come from the final checkpoint (agent network and mixer); recurrent agents are
+The learned values come from the run's final.pt (agent network and mixer); recurrent agents are
 unrolled along the path that reaches each state. As in ``qmixbench eval``, a run whose env is an
 entry point needs ``--trust-entry-points`` or the same env named with ``--env``.
 """
@@ -62,9 +67,13 @@ def explain(run_dir: Path, trust_entry_points: bool = False, env: str | None = N
     from qmixbench.config import TrainConfig, from_dict
     from qmixbench.train import mixer_shape
 
-    for name in ("config.json", "agent.pt", "checkpoint.pt"):
+    for name in ("config.json", "agent.pt"):
         if not (run_dir / name).exists():
             raise UsageError(f"{run_dir} is not a finished run directory (no {name})")
+    # final.pt: a done run's learner; checkpoint.pt: what runs written before final.pt existed kept.
+    state_file = next((run_dir / n for n in ("final.pt", "checkpoint.pt") if (run_dir / n).exists()), None)
+    if state_file is None:
+        raise UsageError(f"{run_dir} is not a finished run directory (no final.pt)")
     run, cfg = read_run_record(run_dir, trust_entry_points, env)
     adapter = make_run_adapter(run)
     nodes = _nodes(getattr(adapter.env, "unwrapped", adapter.env), float(cfg["gamma"]))
@@ -73,12 +82,10 @@ def explain(run_dir: Path, trust_entry_points: bool = False, env: str | None = N
     config: TrainConfig = from_dict(TrainConfig, cfg)
     mixer = build_mixer(config.mixer, mixer_shape(info, meta["network"]["input_dim"], config))
     try:
-        ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+        ckpt = torch.load(state_file, map_location="cpu", weights_only=True)
         mixer.load_state_dict(ckpt["learner"]["mixer"] or {})
     except Exception as exc:  # torch raises many types for a damaged, foreign or older file
-        raise UsageError(
-            f"{run_dir / 'checkpoint.pt'}: not a readable checkpoint of this mixer ({type(exc).__name__})"
-        ) from None
+        raise UsageError(f"{state_file}: not a readable checkpoint of this mixer ({type(exc).__name__})") from None
     a = info.n_actions
     lines = [
         f"{run['algo']} on {run['env']} (seed {run['seed']}): learned values beside the true ones",

@@ -1,5 +1,11 @@
 """``qmixbench list envs|algos|runs [PATH]``: what is registered, and what is in a results directory.
 
+Examples::
+
+    qmixbench list envs
+    qmixbench list algos
+    qmixbench list runs results/smoke
+
 Never imports torch: envs are built through the adapter (numpy/PettingZoo only) to read their shapes.
 """
 

@@ -3,7 +3,8 @@
 Examples::
 
     qmixbench run --env multigrid --algos qmix,vdn
-    qmixbench run --env matrix/two-step-v0,matrix/climbing-v0 --algos qmix,vdn,iql --seeds 0,1,2,3,4
+    qmixbench run --env matrix/two-step-v0,matrix/climbing-v0 --algos qmix,vdn,iql --seeds 0-4
+    qmixbench run --env multigrid --algos qmix --seeds 0 --logger tensorboard --device cuda
     qmixbench run --suite benchmarks/smoke.toml --workers 2
     qmixbench run --suite benchmarks/multigrid-core.toml --executor ray --address auto
     qmixbench run --suite benchmarks/matrix.toml --resume
@@ -14,6 +15,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -37,7 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--algos", metavar="A[,A...]", help=f"algorithm presets (default {DEFAULT_ALGOS}, or the suite's)"
     )
-    parser.add_argument("--seeds", metavar="S[,S...]", help=f"seeds (default {DEFAULT_SEEDS}, or the suite's)")
+    parser.add_argument(
+        "--seeds",
+        metavar="S[,S...]",
+        help=f"seeds and inclusive ranges: 0,1,2 or 0-4 (seeds 0 to 4); 5 is seed 5 (default {DEFAULT_SEEDS}, "
+        "or the suite's)",
+    )
     parser.add_argument(
         "--protocol",
         metavar="NAME",
@@ -75,6 +82,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="process: local pool (default); serial: in this process; ray: tasks on a Ray cluster",
     )
     parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray instance)")
+    parser.add_argument(
+        "--device",
+        metavar="DEV",
+        help="torch device for the learner: cpu, cuda, cuda:1 (sets device; default cpu, or the suite's)",
+    )
+    parser.add_argument(
+        "--logger",
+        dest="loggers",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="also send every metrics.csv row to a tracker: tensorboard, wandb or mlflow (repeatable; each "
+        "is an extra, e.g. pip install 'qmixbench[tensorboard]'); metrics.csv is always written",
+    )
+    parser.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep each finished run's checkpoint.pt with its replay buffer (default: only agent.pt and final.pt)",
+    )
     parser.add_argument("--resume", action="store_true", help="skip finished runs in --out, continue interrupted ones")
     parser.add_argument(
         "--run-timeout",
@@ -122,13 +148,12 @@ def _split(text: str) -> list[str]:
 
 
 def _seeds(text: str) -> list[int]:
+    from qmixbench.benchmark import BenchmarkError, parse_seeds
+
     try:
-        seeds = [int(t) for t in _split(text)]
-    except ValueError as exc:
-        raise UsageError(f"--seeds takes comma-separated integers, got {text!r}") from exc
-    if not seeds:
-        raise UsageError(f"--seeds is empty ({text!r}); give comma-separated integers, e.g. --seeds 0,1,2")
-    return seeds
+        return parse_seeds(text)
+    except BenchmarkError as exc:
+        raise UsageError(f"--seeds {text}: {exc}") from exc
 
 
 def _names(flag: str, text: str) -> list[str]:
@@ -152,6 +177,7 @@ def main(args: argparse.Namespace) -> int:
     from qmixbench.entry_points import EnvSpecError, check_trusted
     from qmixbench.grid import GridError, parse_grid_args
     from qmixbench.lock import ResultsDirError, ResultsLock
+    from qmixbench.loggers import TrackerError, check_loggers
     from qmixbench.recorder import atomic_write_text
     from qmixbench.suite import SuiteError, load_suite
     from qmixbench_envs import UnknownEnvError
@@ -161,6 +187,9 @@ def main(args: argparse.Namespace) -> int:
         overrides: dict[str, object] = dict(parse_set_args(args.overrides))
         if args.steps is not None:
             overrides["total_env_steps"] = args.steps
+        if args.device is not None:
+            overrides["device"] = args.device
+        loggers = check_loggers([n for text in args.loggers for n in _names("--logger", text)])
         suite = load_suite(args.suite) if args.suite else None
         for env in suite.envs if suite else ():  # before expansion: it imports entry points
             check_trusted(env, f"suite {args.suite}", trusted=args.trust_entry_points)
@@ -178,6 +207,8 @@ def main(args: argparse.Namespace) -> int:
         protocol = args.protocol or (suite.protocol if suite else "") or None
         grid = {**(suite.grid if suite else {}), **parse_grid_args(args.grid)}
         specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite, protocol=protocol, grid=grid)
+        # How a run reports and what it keeps, not how it trains: set on the specs, outside their config.
+        specs = [dataclasses.replace(s, loggers=loggers, keep_checkpoints=args.keep_checkpoints) for s in specs]
         if args.resume and not (args.out or suite):
             raise UsageError("--resume needs --out DIR (or --suite, whose default --out is results/<suite name>)")
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
@@ -218,6 +249,7 @@ def main(args: argparse.Namespace) -> int:
         benchmark.BenchmarkError,
         ResultsDirError,
         results.SchemaError,
+        TrackerError,
     ) as exc:
         raise UsageError(str(exc)) from exc
 
