@@ -270,7 +270,8 @@ def test_integer_observations_are_stored_as_uint8_only_when_their_dtype_is_uint8
 
 def test_resume_over_a_damaged_checkpoint_runs_again_from_the_start(tmp_path):
     """A checkpoint.pt cut short (a full disk, a copy interrupted) is re-run, not a failure on every --resume."""
-    spec = RunSpec("matrix/two-step-v0", "vdn", 0, resolve_config("vdn", TOY, env="matrix/two-step-v0"))
+    config = resolve_config("vdn", TOY, env="matrix/two-step-v0")
+    spec = RunSpec("matrix/two-step-v0", "vdn", 0, config, keep_checkpoints=True)  # a checkpoint to damage
     clean = train(spec, tmp_path / "clean", progress=False)
     damaged = train(spec, tmp_path / "damaged", progress=False)
     ckpt = Path(damaged["run_dir"]) / "checkpoint.pt"
