@@ -59,7 +59,7 @@ import functools
 import io
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -68,23 +68,26 @@ from pettingzoo import ParallelEnv
 
 from qmixbench_envs.external import import_optional
 
-MAPS: tuple[str, ...] = (
-    "3m",
-    "8m",
-    "25m",
-    "2s3z",
-    "3s5z",
-    "5m_vs_6m",
-    "10m_vs_11m",
-    "27m_vs_30m",
-    "3s5z_vs_3s6z",
-    "3s_vs_5z",
-    "6h_vs_8z",
-    "smacv2_5_units",
-    "smacv2_10_units",
-    "smacv2_20_units",
-)
-"""jaxmarl 0.2.0's SMAX scenarios (``MAP_NAME_TO_SCENARIO``); checked here so a typo fails before JAX loads."""
+MAPS: dict[str, tuple[int, int]] = {
+    "3m": (3, 3),
+    "8m": (8, 8),
+    "25m": (25, 25),
+    "2s3z": (5, 5),
+    "3s5z": (8, 8),
+    "5m_vs_6m": (5, 6),
+    "10m_vs_11m": (10, 11),
+    "27m_vs_30m": (27, 30),
+    "3s5z_vs_3s6z": (8, 9),
+    "3s_vs_5z": (3, 5),
+    "6h_vs_8z": (6, 8),
+    "smacv2_5_units": (5, 5),
+    "smacv2_10_units": (10, 10),
+    "smacv2_20_units": (20, 20),
+}
+"""jaxmarl 0.2.0's SMAX scenarios (``MAP_NAME_TO_SCENARIO``) as (allies, enemies), tested against it: a
+typo fails before JAX loads, and :func:`describe` needs no JAX."""
+N_UNIT_TYPES = 6
+"""SMAX's unit types: marine, marauder, stalker, zealot, zergling, hydralisk."""
 ATTACK_MODES = ("closest", "random")
 """The heuristic enemy's target choice (jaxmarl's ``create_heuristic_policy``)."""
 
@@ -124,11 +127,13 @@ class _Core:
     reset: Callable
     """key -> (key, env_state, frame arrays)."""
     step: Callable
-    """(key, env_state, actions (N,)) -> (key, env_state, step arrays)."""
+    """(key, env_state, actions (N,), max_steps) -> (key, env_state, step arrays)."""
     reset_batch: Callable
     """``reset`` vmapped over a leading K axis."""
+    reset_where: Callable
+    """(keys, env_states, mask (K,)) -> ``reset_batch`` where ``mask``, the inputs kept elsewhere."""
     step_batch: Callable
-    """``step`` vmapped over a leading K axis."""
+    """``step`` vmapped over a leading K axis (``max_steps`` shared)."""
     fetch: Callable
     """``jax.device_get``: a tree of JAX arrays -> numpy arrays, in one transfer."""
 
@@ -199,7 +204,7 @@ def _core(map_name: str, options: tuple[tuple[str, Any], ...]) -> _Core:
         s = jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), s)
         return key, s, frame(s)
 
-    def step(key: Any, s: Any, actions: Any) -> tuple[Any, Any, Any]:
+    def step(key: Any, s: Any, actions: Any, max_steps: Any) -> tuple[Any, Any, Any]:
         key, sub = jax.random.split(key)
         # step_env, not step: MultiAgentEnv.step would reset on its own when the episode ends.
         _, s, rewards, _, _ = upstream.step_env(sub, s, {a: actions[i] for i, a in enumerate(agents)})
@@ -207,31 +212,69 @@ def _core(map_name: str, options: tuple[tuple[str, Any], ...]) -> _Core:
         allies_left, enemies_left = jnp.any(alive[:n_allies]), jnp.any(alive[n_allies:])
         battle_over = ~allies_left | ~enemies_left
         # Time limit with the battle still on is a truncation (bootstrap); a battle decided on the
-        # last allowed step is a real end.
-        truncated = (s.state.step >= inner.max_steps) & ~battle_over
+        # last allowed step is a real end. The limit is an argument, not SMAX's own max_steps (which
+        # only sets its done flag, unused here), so that every limit shares one compiled step.
+        truncated = (s.state.step >= max_steps) & ~battle_over
         success = ~enemies_left & allies_left  # SMAX pays its win bonus on exactly this condition
         reward = rewards[agents[0]].astype(jnp.float32)  # SMAX gives every ally the team's reward
         return key, s, (frame(s), reward, battle_over, truncated, success)
+
+    reset_batch = jax.vmap(reset)
+
+    def reset_where(keys: Any, states: Any, mask: Any) -> Any:
+        new_keys, new_states, frames = reset_batch(keys)
+
+        def pick(new: Any, old: Any) -> Any:
+            return jnp.where(mask.reshape(mask.shape + (1,) * (new.ndim - 1)), new, old)
+
+        # Frames of envs outside the mask come from a throwaway reset: callers read them from their step.
+        return jax.tree.map(pick, new_keys, keys), jax.tree.map(pick, new_states, states), frames
 
     return _Core(
         upstream=upstream,
         reset=jax.jit(reset),
         step=jax.jit(step),
-        reset_batch=jax.jit(jax.vmap(reset)),
-        step_batch=jax.jit(jax.vmap(step)),
+        reset_batch=jax.jit(reset_batch),
+        reset_where=jax.jit(reset_where),
+        step_batch=jax.jit(jax.vmap(step, in_axes=(0, 0, 0, None))),
         fetch=jax.device_get,
     )
 
 
-def _checked_core(map_name: str, options: dict[str, Any]) -> _Core:
-    if map_name not in MAPS:
-        raise ValueError(f"unknown SMAX map {map_name!r}; known maps: {', '.join(MAPS)}")
-    if options["attack_mode"] not in ATTACK_MODES:
-        raise ValueError(f"attack_mode must be one of {ATTACK_MODES}, got {options['attack_mode']!r}")
-    if int(options["max_steps"]) < 1:
-        raise ValueError(f"max_steps must be >= 1, got {options['max_steps']!r}")
-    _import_smax()  # MissingExtraError naming the extra, even where this map's core is cached already
-    return _core(map_name, tuple(sorted(options.items())))
+@dataclass(frozen=True)
+class SMAXOptions:
+    """SMAX's and the heuristic enemy's arguments (jaxmarl's defaults); see the module docstring."""
+
+    max_steps: int = 100
+    """Episode limit in env steps: reaching it with the battle still on is a truncation."""
+    enemy_shoots: bool = True
+    """The heuristic enemies attack (False: they only move)."""
+    attack_mode: str = "closest"
+    """The heuristic's target: ``closest`` visible ally or a ``random`` one."""
+    see_enemy_actions: bool = True
+    """Observations show enemies' last move and target."""
+    walls_cause_death: bool = True
+    """A unit touching the map's edge dies."""
+    won_battle_bonus: float = 1.0
+    """Reward on the step the allies win."""
+
+    def core(self, map_name: str) -> _Core:
+        """The compiled functions for ``map_name`` with these options (built once per process)."""
+        if map_name not in MAPS:
+            raise ValueError(f"unknown SMAX map {map_name!r}; known maps: {', '.join(MAPS)}")
+        if self.attack_mode not in ATTACK_MODES:
+            raise ValueError(f"attack_mode must be one of {ATTACK_MODES}, got {self.attack_mode!r}")
+        if int(self.max_steps) < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps!r}")
+        _import_smax()  # MissingExtraError naming the extra, even where this map's core is cached already
+        upstream = {
+            "enemy_shoots": bool(self.enemy_shoots),
+            "attack_mode": self.attack_mode,
+            "see_enemy_actions": bool(self.see_enemy_actions),
+            "walls_cause_death": bool(self.walls_cause_death),
+            "won_battle_bonus": float(self.won_battle_bonus),
+        }
+        return _core(map_name, tuple(sorted(upstream.items())))
 
 
 def _to_step(out: Any) -> SMAXStep:
@@ -247,11 +290,11 @@ def _to_frame(out: Any) -> SMAXFrame:
 class SMAXParallelEnv(ParallelEnv):
     """One SMAX battle, the allies as PettingZoo agents; see the module docstring."""
 
-    def __init__(self, map_name: str, core: _Core, render_mode: str | None = None) -> None:
+    def __init__(self, map_name: str, options: SMAXOptions, render_mode: str | None = None) -> None:
         if render_mode is not None:
             raise ValueError(f"smax: render_mode must be None (no renderer is wrapped), got {render_mode!r}")
-        self._core = core
-        up = core.upstream
+        self._core = options.core(map_name)
+        up = self._core.upstream
         self.metadata = {
             "name": f"smax-{map_name}",
             "render_modes": [],
@@ -262,7 +305,8 @@ class SMAXParallelEnv(ParallelEnv):
         self.map_name = map_name
         self.possible_agents = list(up.agents)
         self.agents: list[str] = []
-        self.max_steps = int(up._env.max_steps)
+        self.max_steps = int(options.max_steps)
+        self._max_steps = np.int32(self.max_steps)
         self.n_enemies = int(up.num_enemies)
         obs_dim, n_actions = int(up._env.obs_size), 5 + self.n_enemies
         n_units = int(up._env.num_agents)
@@ -287,7 +331,7 @@ class SMAXParallelEnv(ParallelEnv):
         if seed is not None:
             self._key = key_from_seed(seed)
         elif self._key is None:
-            self._key = key_from_seed(int(np.random.SeedSequence().entropy) % 2**64)  # type: ignore[arg-type]
+            self._key = np.random.SeedSequence().generate_state(2, np.uint32)
         self._key, self._env_state, out = self._core.reset(self._key)
         obs, state, avail = _to_frame(self._core.fetch(out))
         self._state = state
@@ -303,7 +347,7 @@ class SMAXParallelEnv(ParallelEnv):
             if not self._act_spaces[agent].contains(action):
                 raise ValueError(f"action {action!r} of {agent} is outside {self._act_spaces[agent]}")
             chosen[i] = int(action)
-        self._key, self._env_state, out = self._core.step(self._key, self._env_state, chosen)
+        self._key, self._env_state, out = self._core.step(self._key, self._env_state, chosen, self._max_steps)
         result = _to_step(self._core.fetch(out))
         obs, state, avail = result.frame
         self._state = state
@@ -343,31 +387,21 @@ class SMAXVectorEnv:
     ``SMAXParallelEnv.reset(seed=s)`` under the same actions (tested).
     """
 
-    def __init__(self, map_name: str, core: _Core, num_envs: int) -> None:
+    def __init__(self, map_name: str, options: SMAXOptions, num_envs: int) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        jax = import_optional("jax", extra="smax", package="jax")
-        self._core = core
+        self._core = options.core(map_name)
+        up = self._core.upstream
         self.map_name = map_name
         self.num_envs = num_envs
-        self.agents = list(core.upstream.agents)
-        self.max_steps = int(core.upstream._env.max_steps)
-        self.n_actions = 5 + int(core.upstream.num_enemies)
+        self.agents = list(up.agents)
+        self.max_steps = int(options.max_steps)
+        self._max_steps = np.int32(self.max_steps)
+        self.n_actions = 5 + int(up.num_enemies)
         self._keys: Any = None
         self._states: Any = None
+        self._frame: SMAXFrame | None = None  # every env's latest frame (numpy)
         self._ended = np.ones(num_envs, bool)  # every env needs a reset first
-
-        def select(mask: Any, new: Any, old: Any) -> Any:
-            def pick(a: Any, b: Any) -> Any:
-                return jax.numpy.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b)
-
-            return jax.tree.map(pick, new, old)
-
-        def reset_masked(keys: Any, states: Any, mask: Any) -> Any:
-            new_keys, new_states, frame = core.reset_batch(keys)
-            return select(mask, new_keys, keys), select(mask, new_states, states), frame
-
-        self._reset_masked = jax.jit(reset_masked)
 
     def reset(self, seeds: Sequence[int] | None = None, mask: np.ndarray | None = None) -> SMAXFrame:
         """Reset the envs where ``mask`` (default: all) with ``seeds[k]``; return all K current frames.
@@ -375,30 +409,30 @@ class SMAXVectorEnv:
         Args:
             seeds: One seed per env (K of them; entries outside the mask are ignored). None continues each
                 env's key stream (fresh OS entropy on the very first reset).
-            mask: (K,) bool, the envs to reset; None resets all.
+            mask: (K,) bool, the envs to reset; None resets all. The first reset resets all.
         """
         k = self.num_envs
-        mask = np.ones(k, bool) if mask is None else np.asarray(mask, bool)
+        mask = np.ones(k, bool) if mask is None or self._states is None else np.asarray(mask, bool)
         if mask.shape != (k,):
             raise ValueError(f"mask must have shape ({k},), got {mask.shape}")
         if seeds is not None and len(seeds) != k:
             raise ValueError(f"seeds must hold one seed per env ({k}), got {len(seeds)}")
+        if self._keys is None:
+            keys = np.random.SeedSequence().generate_state(2 * k, np.uint32).reshape(k, 2)
+        else:
+            keys = np.asarray(self._keys)
         if seeds is not None:
-            keys = np.stack([key_from_seed(s) if m else np.zeros(2, np.uint32) for s, m in zip(seeds, mask)])
-            if self._keys is not None:
-                keys = np.where(mask[:, None], keys, np.asarray(self._keys))
-        elif self._keys is None:
-            entropy = np.random.SeedSequence().generate_state(2 * k, np.uint32)
-            keys = entropy.reshape(k, 2)
+            keys = np.stack([key_from_seed(s) if m else key for s, m, key in zip(seeds, mask, keys)])
+        if self._states is None:
+            self._keys, self._states, out = self._core.reset_batch(keys)
+            self._frame = _to_frame(self._core.fetch(out))
         else:
-            keys = self._keys
-        if self._states is None:  # first reset: every env starts, whatever the mask
-            self._keys, self._states, frame = self._core.reset_batch(keys)
-            self._ended[:] = False
-        else:
-            self._keys, self._states, frame = self._reset_masked(keys, self._states, mask)
-            self._ended &= ~mask
-        return _to_frame(self._core.fetch(frame))
+            self._keys, self._states, out = self._core.reset_where(keys, self._states, mask)
+            new, old = _to_frame(self._core.fetch(out)), self._frame
+            assert old is not None
+            self._frame = SMAXFrame(*(np.where(_column(mask, n.ndim), n, o) for n, o in zip(new, old)))
+        self._ended &= ~mask
+        return self._frame
 
     def step(self, actions: np.ndarray) -> SMAXStep:
         """Step every env with ``actions`` (K, N) ints; see the class docstring."""
@@ -410,55 +444,56 @@ class SMAXVectorEnv:
             raise RuntimeError(f"envs {ended} have ended (or never started); reset them first: reset(mask=...)")
         if actions.min() < 0 or actions.max() >= self.n_actions:
             raise ValueError(f"actions must be in [0, {self.n_actions}), got values {actions.min()}..{actions.max()}")
-        self._keys, self._states, out = self._core.step_batch(self._keys, self._states, actions.astype(np.int32))
+        self._keys, self._states, out = self._core.step_batch(
+            self._keys, self._states, actions.astype(np.int32), self._max_steps
+        )
         result = _to_step(self._core.fetch(out))
+        self._frame = result.frame
         self._ended |= result.terminated | result.truncated
         return result
 
 
-def _options(
-    max_steps: int,
-    enemy_shoots: bool,
-    attack_mode: str,
-    see_enemy_actions: bool,
-    walls_cause_death: bool,
-    won_battle_bonus: float,
-) -> dict[str, Any]:
+def _column(mask: np.ndarray, ndim: int) -> np.ndarray:
+    """(K,) mask shaped to broadcast against a (K, ...) array of ``ndim`` dimensions."""
+    return mask.reshape(mask.shape + (1,) * (ndim - 1))
+
+
+def smax(map_name: str = "3m", render_mode: str | None = None, **options: Any) -> SMAXParallelEnv:
+    """Build one SMAX battle on a SMAC map name (``"3m"``, ``"5m_vs_6m"``, ...).
+
+    Args:
+        map_name: One of :data:`MAPS`.
+        render_mode: None (no renderer is wrapped).
+        **options: :class:`SMAXOptions` fields (``max_steps=100``, ``attack_mode="closest"``, ...).
+    """
+    return SMAXParallelEnv(map_name, _options(options), render_mode=render_mode)
+
+
+def smax_vector(map_name: str = "3m", num_envs: int = 8, **options: Any) -> SMAXVectorEnv:
+    """Build ``num_envs`` battles of one map, stepped in one vectorised call (:class:`SMAXVectorEnv`)."""
+    return SMAXVectorEnv(map_name, _options(options), num_envs)
+
+
+def describe(map_name: str = "3m", **options: Any) -> dict[str, Any]:
+    """An id's facts without building it (no JAX): what ``qmixbench list envs`` shows; tested against the env."""
+    config = _options(options)
+    if map_name not in MAPS:
+        raise ValueError(f"unknown SMAX map {map_name!r}; known maps: {', '.join(MAPS)}")
+    allies, enemies = MAPS[map_name]
+    units = allies + enemies
     return {
-        "max_steps": int(max_steps),
-        "enemy_shoots": bool(enemy_shoots),
-        "attack_mode": attack_mode,
-        "see_enemy_actions": bool(see_enemy_actions),
-        "walls_cause_death": bool(walls_cause_death),
-        "won_battle_bonus": float(won_battle_bonus),
+        "agents": [f"ally_{i}" for i in range(allies)],
+        "obs_shape": ((7 + N_UNIT_TYPES) * (units - 1) + 4 + N_UNIT_TYPES,),
+        "state_shape": ((6 + N_UNIT_TYPES) * units,),
+        "n_actions": 5 + enemies,
+        "episode_limit": int(config.max_steps),
+        "team_reward": "shared",
     }
 
 
-def smax(
-    map_name: str = "3m",
-    max_steps: int = 100,
-    enemy_shoots: bool = True,
-    attack_mode: str = "closest",
-    see_enemy_actions: bool = True,
-    walls_cause_death: bool = True,
-    won_battle_bonus: float = 1.0,
-    render_mode: str | None = None,
-) -> SMAXParallelEnv:
-    """Build one SMAX battle on a SMAC map name (``"3m"``, ``"5m_vs_6m"``, ...); arguments as in the module docstring."""
-    options = _options(max_steps, enemy_shoots, attack_mode, see_enemy_actions, walls_cause_death, won_battle_bonus)
-    return SMAXParallelEnv(map_name, _checked_core(map_name, options), render_mode=render_mode)
-
-
-def smax_vector(
-    map_name: str = "3m",
-    num_envs: int = 8,
-    max_steps: int = 100,
-    enemy_shoots: bool = True,
-    attack_mode: str = "closest",
-    see_enemy_actions: bool = True,
-    walls_cause_death: bool = True,
-    won_battle_bonus: float = 1.0,
-) -> SMAXVectorEnv:
-    """Build ``num_envs`` battles of one map, stepped in one vectorised call (:class:`SMAXVectorEnv`)."""
-    options = _options(max_steps, enemy_shoots, attack_mode, see_enemy_actions, walls_cause_death, won_battle_bonus)
-    return SMAXVectorEnv(map_name, _checked_core(map_name, options), num_envs)
+def _options(options: dict[str, Any]) -> SMAXOptions:
+    valid = [f.name for f in fields(SMAXOptions)]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(f"smax: unknown argument(s) {', '.join(unknown)}; valid: map_name, {', '.join(valid)}")
+    return SMAXOptions(**options)
