@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -148,6 +149,10 @@ def key_from_seed(seed: int) -> np.ndarray:
 
 def _import_smax() -> tuple[Any, Any]:
     jax = import_optional("jax", extra="smax", package="jax")
+    # JAX logs at INFO that it found no TPU or GPU: noise under qmixbench's INFO logging on a CPU machine.
+    backend_log = logging.getLogger("jax._src.xla_bridge")
+    if backend_log.level == logging.NOTSET:
+        backend_log.setLevel(logging.WARNING)
     # jaxmarl 0.2.0's package import prints two lines about optional submodules, after its mabrax module
     # has set sys.stdout/sys.stderr to sys.__stdout__/sys.__stderr__ (discarding any redirection, pytest's
     # included). So the real streams are swapped for a buffer too, and every stream is put back after.
