@@ -1,4 +1,4 @@
-"""`qmixbench report` and `list`, and the results/stats/report/suite/benchmark/grid/cross-task modules, never import torch.
+"""`qmixbench report` and `list`, and the results/stats/report/suite/benchmark/grid/cross-task modules, never import torch (nor JAX).
 
 Checked in a fresh interpreter, since this test process may have imported torch already.
 """
@@ -19,6 +19,8 @@ codes = [main(["report", path, "--reps", "50"]), main(["list", "envs"]), main(["
 assert codes == [0, 0, 0, 0], codes
 loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
 print("TORCH-LOADED:", loaded[:5])
+jax = sorted(m for m in sys.modules if m.split(".")[0] in ("jax", "jaxlib", "jaxmarl"))
+print("JAX-LOADED:", jax[:5])
 """
 
 
@@ -27,3 +29,4 @@ def test_report_list_results_stats_never_import_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", CODE, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "TORCH-LOADED: []" in proc.stdout, proc.stdout[-2000:]
+    assert "JAX-LOADED: []" in proc.stdout, proc.stdout[-2000:]  # the smax extra's JAX, listed in `list envs`

@@ -26,6 +26,10 @@ class EnvSpec:
     """Keyword arguments the id fixes; ``make(id, **kw)`` may override them."""
     summary: str = ""
     """One line: what coordination the task needs."""
+    describe: str = ""
+    """Optional ``module:callable`` taking the id's kwargs and returning its facts (``agents``, ``obs_shape``,
+    ``state_shape``, ``n_actions``, ``episode_limit``, ``team_reward``) without building the env: for
+    envs whose construction is costly (SMAX compiles JAX code), so that listing ids stays fast."""
 
 
 ENV_SPECS: dict[str, EnvSpec] = {
@@ -114,6 +118,55 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"size": "small", "n_agents": 4},
             summary="[rware] 4 robots, small warehouse (2x3 shelf blocks); 500 steps",
         ),
+        EnvSpec(
+            "smax/3m-v0",
+            "qmixbench_envs.external.smax:smax",
+            {"map_name": "3m"},
+            summary="[smax] 3 marines against 3 heuristic marines: focus fire; 100 steps",
+            describe="qmixbench_envs.external.smax:describe",
+        ),
+        EnvSpec(
+            "smax/8m-v0",
+            "qmixbench_envs.external.smax:smax",
+            {"map_name": "8m"},
+            summary="[smax] 8 marines a side: focus fire at scale; 100 steps",
+            describe="qmixbench_envs.external.smax:describe",
+        ),
+        EnvSpec(
+            "smax/2s3z-v0",
+            "qmixbench_envs.external.smax:smax",
+            {"map_name": "2s3z"},
+            summary="[smax] 2 stalkers + 3 zealots a side: mixed units, zealots shield stalkers",
+            describe="qmixbench_envs.external.smax:describe",
+        ),
+        EnvSpec(
+            "smax/3s5z-v0",
+            "qmixbench_envs.external.smax:smax",
+            {"map_name": "3s5z"},
+            summary="[smax] 3 stalkers + 5 zealots a side: mixed units, 8 agents",
+            describe="qmixbench_envs.external.smax:describe",
+        ),
+        EnvSpec(
+            "smax/5m-vs-6m-v0",
+            "qmixbench_envs.external.smax:smax",
+            {"map_name": "5m_vs_6m"},
+            summary="[smax] 5 marines against 6: outnumbered, needs focus fire and kiting",
+            describe="qmixbench_envs.external.smax:describe",
+        ),
+        EnvSpec(
+            "smax/3s-vs-5z-v0",
+            "qmixbench_envs.external.smax:smax",
+            {"map_name": "3s_vs_5z"},
+            summary="[smax] 3 stalkers against 5 zealots: kiting (stalkers outrange zealots)",
+            describe="qmixbench_envs.external.smax:describe",
+        ),
+        EnvSpec(
+            "smax/smacv2-5-units-v0",
+            "qmixbench_envs.external.smax:smax",
+            {"map_name": "smacv2_5_units"},
+            summary="[smax] SMACv2-style 5 v 5: random unit types and start positions each episode",
+            describe="qmixbench_envs.external.smax:describe",
+        ),
         # Multi-agent MiniGrid (qmixbench_envs/multigrid/tasks/*: each module's docstring is the task's page).
         EnvSpec(
             "multigrid/empty-5x5-v0",
@@ -196,6 +249,7 @@ FAMILY_DEFAULTS: dict[str, str] = {
     "sisl": "sisl/pursuit-v5",
     "lbf": "lbf/8x8-2p-2f-coop-v3",
     "rware": "rware/tiny-2ag-v2",
+    "smax": "smax/3m-v0",
     # Two agents, 5x5 room, fixed starts, 25 steps: 14% of random episodes succeed, so QMIX sees successes early.
     "multigrid": "multigrid/empty-5x5-v0",
 }

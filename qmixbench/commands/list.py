@@ -6,12 +6,15 @@ Examples::
     qmixbench list algos
     qmixbench list runs results/smoke
 
-Never imports torch: envs are built through the adapter (numpy/PettingZoo only) to read their shapes.
+Never imports torch (nor JAX): envs are built through the adapter (numpy/PettingZoo only) to read their
+shapes, except ids whose registry entry names a ``describe`` function (SMAX: building one compiles JAX code),
+whose facts come from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 from pathlib import Path
 
@@ -42,17 +45,29 @@ def _envs() -> str:
         for env_id, spec in ENV_SPECS.items():
             row: dict[str, object] = {"id": env_id}
             try:
-                adapter = make_adapter(env_id)
-                info = adapter.info
-                adapter.close()
-                row.update(
-                    agents=info.n_agents,
-                    obs=str(info.obs_shape),
-                    state=f"({info.state_dim},)" + ("*" if info.state_source != "env" else ""),
-                    actions=info.n_actions,
-                    limit=info.episode_limit,
-                    reward=info.team_reward,
-                )
+                if spec.describe:  # costly to build (SMAX compiles JAX code): its facts without building it
+                    module_name, _, attr = spec.describe.partition(":")
+                    facts = getattr(importlib.import_module(module_name), attr)(**spec.kwargs)
+                    row.update(
+                        agents=len(facts["agents"]),
+                        obs=str(tuple(facts["obs_shape"])),
+                        state=str(tuple(facts["state_shape"])),
+                        actions=facts["n_actions"],
+                        limit=facts["episode_limit"],
+                        reward=facts["team_reward"],
+                    )
+                else:
+                    adapter = make_adapter(env_id)
+                    info = adapter.info
+                    adapter.close()
+                    row.update(
+                        agents=info.n_agents,
+                        obs=str(info.obs_shape),
+                        state=f"({info.state_dim},)" + ("*" if info.state_source != "env" else ""),
+                        actions=info.n_actions,
+                        limit=info.episode_limit,
+                        reward=info.team_reward,
+                    )
             except Exception as exc:  # one broken env must not hide the others
                 row["summary"] = f"cannot build: {type(exc).__name__}: {exc}"
                 rows.append(row)

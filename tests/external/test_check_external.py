@@ -5,10 +5,22 @@ from __future__ import annotations
 import pytest
 
 from qmixbench.check import FAIL, check_env, format_table
-from qmixbench_envs import ENV_SPECS
+from qmixbench_envs import ENV_SPECS, FAMILY_DEFAULTS
 
-EXTERNAL_IDS = sorted(i for i, spec in ENV_SPECS.items() if ".external." in spec.entry_point)
-PACKAGE = {"mpe": ("mpe2", "mpe"), "sisl": ("scipy", "sisl"), "lbf": ("lbforaging", "lbf"), "rware": ("rware", "rware")}
+SLOW_IDS = {i for i in ENV_SPECS if i.startswith("smax/") and i != FAMILY_DEFAULTS["smax"]}
+"""SMAX maps compile their JAX step on first use (~5-15 s each); the family default stays in the fast run."""
+EXTERNAL_IDS = [
+    pytest.param(i, marks=pytest.mark.slow) if i in SLOW_IDS else i
+    for i, spec in sorted(ENV_SPECS.items())
+    if ".external." in spec.entry_point
+]
+PACKAGE = {
+    "mpe": ("mpe2", "mpe"),
+    "sisl": ("scipy", "sisl"),
+    "lbf": ("lbforaging", "lbf"),
+    "rware": ("rware", "rware"),
+    "smax": ("jaxmarl", "smax"),
+}
 
 
 @pytest.mark.parametrize("env_id", EXTERNAL_IDS)

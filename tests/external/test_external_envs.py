@@ -201,6 +201,8 @@ FACTORIES: list[tuple[str, str, str]] = [
     ("sisl", "pursuit", "pettingzoo.sisl.pursuit.pursuit_base"),
     ("lbf", "foraging", "lbforaging.foraging.environment"),
     ("rware", "warehouse", "rware.warehouse"),
+    ("smax", "smax", "jaxmarl.environments.smax"),
+    ("smax", "smax", "jax"),
 ]
 
 
@@ -219,4 +221,4 @@ def test_missing_package_raises_error_naming_the_extra(
 
 def test_every_external_id_is_covered_here() -> None:
     families = {i.split("/")[0] for i in EXTERNAL_IDS}
-    assert families == {"mpe", "sisl", "lbf", "rware"}
+    assert families == {"mpe", "sisl", "lbf", "rware", "smax"}  # smax: tests/external/test_smax.py

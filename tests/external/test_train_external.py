@@ -19,7 +19,13 @@ from qmixbench_envs import ENV_SPECS
 pytestmark = pytest.mark.slow
 
 EXTERNAL_IDS = sorted(i for i, spec in ENV_SPECS.items() if ".external." in spec.entry_point)
-PACKAGE = {"mpe": ("mpe2", "mpe"), "sisl": ("scipy", "sisl"), "lbf": ("lbforaging", "lbf"), "rware": ("rware", "rware")}
+PACKAGE = {
+    "mpe": ("mpe2", "mpe"),
+    "sisl": ("scipy", "sisl"),
+    "lbf": ("lbforaging", "lbf"),
+    "rware": ("rware", "rware"),
+    "smax": ("jaxmarl", "smax"),
+}
 STEPS = 2000
 
 

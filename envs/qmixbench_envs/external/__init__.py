@@ -11,6 +11,7 @@ naming the extra to install. Nothing here imports torch or ``qmixbench``.
 | ``sisl/pursuit-v5`` | ``sisl:pursuit`` | ``sisl`` | 8 pursuers | shared | map (16, 16, 3) |
 | ``lbf/8x8-2p-2f-coop-v3`` etc. | ``lbf:foraging`` | ``lbf`` | 2-4 | sum | concatenated observations |
 | ``rware/tiny-2ag-v2`` etc. | ``rware:warehouse`` | ``rware`` | 2-4 | sum | global image (C, H, W) |
+| ``smax/3m-v0`` etc. | ``smax:smax`` (``map_name``) | ``smax`` | 3-8 allies | shared | JaxMARL's world state scaled to [0, 1] |
 
 Ids carry the upstream env's own name and version (``simple_spread_v3`` -> ``mpe/simple-spread-v3``,
 lbforaging's ``Foraging-8x8-2p-2f-coop-v3`` -> ``lbf/8x8-2p-2f-coop-v3``); kwargs fixed by an id are
@@ -30,6 +31,8 @@ Termination vs truncation (the learner bootstraps from a truncated step and not 
   when ``current_step >= max_episode_steps``; the wrapper reads ``field`` after the step, so an end
   with food left is a truncation. RWARE has no terminal state at all: it ends only at ``max_steps`` or
   ``max_inactivity_steps`` (steps without a delivery), both time limits, so every end is a truncation.
+* SMAX ends on its time limit with ``done``; its wrapper reports that as a truncation unless a team was
+  wiped out on that step.
 * mpe2 and pursuit report the time limit as truncation already; where a terminal state (all evaders
   caught; spread's ``terminate_on_success``) falls on the last allowed step, these wrappers report a
   truncation, as upstream does.
