@@ -127,24 +127,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _split(text: str) -> list[str]:
-    """Split on commas outside brackets and quotes, so ``env?sizes=[3,4]`` stays one item."""
-    items, depth, quote, current = [], 0, "", ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[{(":
-            depth += 1
-        elif ch in "]})":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append(current)
-            current = ""
-            continue
-        current += ch
-    items.append(current)
-    return [t.strip() for t in items if t.strip()]
+    """Split on commas outside brackets and quotes, so ``env?sizes=[3,4]`` stays one item; drop empties."""
+    from qmixbench.grid import split_values
+
+    return [t for t in split_values(text) if t]
 
 
 def _seeds(text: str) -> list[int]:
