@@ -42,52 +42,23 @@ from typing import Any
 
 from qmixbench.config import ConfigError
 
+_PAPOUDAKIS2021_BUDGET_AND_EVALUATION: dict[str, Any] = {
+    "total_env_steps": 2_000_000,  # [P15] off-policy algorithms: two million steps (MPE as LBF)
+    "eval_interval": 50_000,  # [P15] evaluate every 50,000 steps; [E] test_interval 50000
+    "eval_episodes": 100,  # [E] test_nepisode: 100 (greedy, test_greedy: True)
+    "checkpoint_interval": 50_000,  # qmixbench's, not the paper's: one per evaluation
+}
+"""What [P15] and [E] fix for every algorithm and family; the per-algorithm tables (see Deviations)
+would add to it, entry by entry below."""
+
 PROTOCOLS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "papoudakis2021": {
-        "lbf": {
-            "qmix": {
-                "total_env_steps": 2_000_000,  # [P15] off-policy algorithms: two million steps
-                "eval_interval": 50_000,  # [P15] evaluate every 50,000 steps; [E] test_interval 50000
-                "eval_episodes": 100,  # [E] test_nepisode: 100 (greedy, test_greedy: True)
-                "checkpoint_interval": 50_000,  # qmixbench's, not the paper's: one per evaluation
-            },
-            "vdn": {
-                "total_env_steps": 2_000_000,  # [P15]
-                "eval_interval": 50_000,  # [P15]; [E]
-                "eval_episodes": 100,  # [E]
-                "checkpoint_interval": 50_000,  # qmixbench's, not the paper's
-            },
-            "iql": {
-                "total_env_steps": 2_000_000,  # [P15]
-                "eval_interval": 50_000,  # [P15]; [E]
-                "eval_episodes": 100,  # [E]
-                "checkpoint_interval": 50_000,  # qmixbench's, not the paper's
-            },
-        },
-        "mpe": {
-            "qmix": {
-                "total_env_steps": 2_000_000,  # [P15] (MPE, like LBF, is an off-policy 2M-step task)
-                "eval_interval": 50_000,  # [P15]; [E]
-                "eval_episodes": 100,  # [E]
-                "checkpoint_interval": 50_000,  # qmixbench's, not the paper's
-            },
-            "vdn": {
-                "total_env_steps": 2_000_000,  # [P15]
-                "eval_interval": 50_000,  # [P15]; [E]
-                "eval_episodes": 100,  # [E]
-                "checkpoint_interval": 50_000,  # qmixbench's, not the paper's
-            },
-            "iql": {
-                "total_env_steps": 2_000_000,  # [P15]
-                "eval_interval": 50_000,  # [P15]; [E]
-                "eval_episodes": 100,  # [E]
-                "checkpoint_interval": 50_000,  # qmixbench's, not the paper's
-            },
-        },
+        family: {algo: dict(_PAPOUDAKIS2021_BUDGET_AND_EVALUATION) for algo in ("qmix", "vdn", "iql")}
+        for family in ("lbf", "mpe")
     },
 }
 """Protocol name -> env family (the id's namespace: ``lbf``, ``mpe``) -> algorithm -> dotted
-:class:`~qmixbench.config.TrainConfig` overrides. One dict literal; every value cites its source."""
+:class:`~qmixbench.config.TrainConfig` overrides; every value cites its source where it is written."""
 
 
 def env_family(env: str) -> str:
