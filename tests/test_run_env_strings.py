@@ -2,7 +2,7 @@
 
 import pytest
 
-from qmixbench.algos import env_defaults
+from qmixbench.algos import ENV_DEFAULTS, env_defaults
 from qmixbench.benchmark import expand_envs
 from qmixbench.commands.run import _split
 from qmixbench.entry_points import EnvSpecError
@@ -29,6 +29,14 @@ def test_bad_entry_points_fail_before_any_run():
 
 def test_env_defaults_apply_to_a_registered_id_with_arguments():
     assert env_defaults("matrix/two-step-v0?render_mode=ansi") == env_defaults("matrix/two-step-v0") != {}
+
+
+def test_a_family_entry_applies_under_the_ids_own_entry(monkeypatch):
+    monkeypatch.setitem(ENV_DEFAULTS, "matrix/*", {"td_lambda": 0.5, "lr": 1e-3})
+    monkeypatch.setitem(ENV_DEFAULTS, "matrix/climbing-v0", {"lr": 2e-3})
+    assert env_defaults("matrix/climbing-v0") == {"td_lambda": 0.5, "lr": 2e-3}
+    assert env_defaults("matrix?render_mode=ansi")["td_lambda"] == 0.5  # the family alias's default task
+    assert env_defaults("examples/my_env.py:MeetEnv") == {}  # an entry point belongs to no family
 
 
 def test_comma_split_keeps_brackets_and_quotes_together():
