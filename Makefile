@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-slow lint type tox clean
+.PHONY: setup run test test-slow lint type tox benchmarks clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; run 'make PYTHON=python3 ...' with a Python >= 3.10 (3.11 for torch 2.13.0)"; exit 1; }
@@ -40,6 +40,11 @@ type: $(STAMP)
 ## Python is made visible to tox's interpreter discovery.
 tox: $(STAMP)
 	PYENV_VERSION="$${PYENV_VERSION:-$$(pyenv versions --bare 2>/dev/null | paste -sd: -)}" $(BIN)/tox $(TOXARGS)
+
+## Every measurement file under benchmarks/ (speed, env speed, run size, SMAX), one torch thread (the bench scripts' own times add
+## up to ~15 min); `make benchmarks ARGS="--quick --out /tmp/bench"` checks the script in seconds.
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/regenerate.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache

@@ -3,13 +3,17 @@
     python benchmarks/bench_envs.py                 # 20k steps per env, best of 3, markdown table
     python benchmarks/bench_envs.py --steps 5000 --repeats 1
     python benchmarks/bench_envs.py --random-success   # share of random episodes that succeed, per id
+    python benchmarks/bench_envs.py --external      # also each external family's default task, if installed
 
 Every env runs the same number of steps with uniformly random actions drawn beforehand (so the
 generator's cost is not counted), resetting when an episode ends (resets are counted). The
 reference is minigrid's ``MiniGrid-Empty-8x8-v0`` measured in the same process, unwrapped (no
 gymnasium checker wrappers, which would slow it down and flatter the ratio). One env step of a
 multigrid task is one joint step of all its agents, with every agent's observation built.
-Timings take the best of ``--repeats`` runs (the least disturbed by other processes).
+Timings take the best of ``--repeats`` runs (the least disturbed by other processes). External
+families (``--external``: mpe, lbf, rware, sisl) are timed the same way on their default task, each
+agent's action drawn uniformly from its whole action space; a family whose package is missing is
+reported as skipped, with the extra that installs it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import numpy as np
 
 import qmixbench_envs
 from qmixbench_envs import make
+from qmixbench_envs.external import MissingExtraError
+from qmixbench_envs.registry import FAMILY_DEFAULTS
 
 TASKS = (
     "multigrid/empty-8x8-v0",
@@ -35,6 +41,8 @@ TASKS = (
     "multigrid/collect-8x8-v0",
 )
 REFERENCE = "MiniGrid-Empty-8x8-v0"
+EXTERNAL_FAMILIES = ("mpe", "lbf", "rware", "sisl")
+"""Families measured by ``--external`` (SMAX has its own script, ``bench_smax.py``), on their default task."""
 
 
 def time_minigrid(steps: int, seed: int) -> float:
@@ -64,6 +72,53 @@ def time_multigrid(env_id: str, n_agents: int, steps: int, seed: int) -> float:
     return time.perf_counter() - start
 
 
+def time_external(env_id: str, steps: int, seed: int) -> float:
+    """Return seconds for ``steps`` random joint steps of a registered external env (default kwargs)."""
+    env = make(env_id)
+    agents = env.possible_agents
+    sizes = [int(env.action_space(a).n) for a in agents]
+    rng = np.random.default_rng(seed)
+    actions = np.stack([rng.integers(0, n, steps) for n in sizes], axis=1).tolist()  # (steps, N)
+    env.reset(seed=seed)
+    start = time.perf_counter()
+    for joint in actions:
+        env.step(dict(zip(agents, joint)))
+        if not env.agents:
+            env.reset()
+    return time.perf_counter() - start
+
+
+def best_rate(fn, *fn_args, steps: int, repeats: int) -> float:
+    """Env steps per second of the fastest of ``repeats`` timings ``fn(*fn_args, steps, seed)``."""
+    return steps / min(fn(*fn_args, steps, seed) for seed in range(repeats))
+
+
+def measure(steps: int, repeats: int, counts: list[int]) -> tuple[float, list[tuple[str, int, float]]]:
+    """Minigrid's rate and (multigrid id, agents, rate) for every task of :data:`TASKS` and agent count."""
+    time_minigrid(1000, 0)  # warm-up: imports, caches, allocator
+    reference = best_rate(time_minigrid, steps=steps, repeats=repeats)
+    rows = [
+        (env_id, n, best_rate(time_multigrid, env_id, n, steps=steps, repeats=repeats))
+        for env_id in TASKS
+        for n in counts
+    ]
+    return reference, rows
+
+
+def measure_external(steps: int, repeats: int) -> tuple[list[tuple[str, int, float]], dict[str, str]]:
+    """(id, agents, rate) of each installed external family's default task, and {family: why skipped}."""
+    rows, skipped = [], {}
+    for family in EXTERNAL_FAMILIES:
+        env_id = FAMILY_DEFAULTS[family]
+        try:
+            n_agents = len(make(env_id).possible_agents)
+        except MissingExtraError as exc:
+            skipped[family] = str(exc)
+            continue
+        rows.append((env_id, n_agents, best_rate(time_external, env_id, steps=steps, repeats=repeats)))
+    return rows, skipped
+
+
 def random_success(env_id: str, episodes: int, seed: int = 1) -> float:
     """Return the share of ``episodes`` of uniformly random play (all 7 actions) that end in success."""
     env, rng = make(env_id), np.random.default_rng(seed)
@@ -86,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--random-success", action="store_true", help="print each multigrid id's random-play success rate instead"
     )
+    parser.add_argument("--external", action="store_true", help="also time each installed external family")
     args = parser.parse_args(argv)
     if args.random_success:
         print("| env | random play succeeds (1,000 episodes, 2 agents) |\n|---|---|")
@@ -93,12 +149,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {env_id} | {random_success(env_id, 1000):.1%} |", flush=True)
         return
     counts = [int(n) for n in args.agents.split(",")]
-
-    def best(fn, *fn_args) -> float:
-        return args.steps / min(fn(*fn_args, args.steps, seed) for seed in range(args.repeats))
-
-    time_minigrid(1000, 0)  # warm-up: imports, caches, allocator
-    reference = best(time_minigrid)
+    reference, rows = measure(args.steps, args.repeats, counts)
+    if args.external:
+        external, skipped = measure_external(args.steps, args.repeats)
+        rows += external
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, minigrid {minigrid.__version__}, "
         f"qmixbench_envs from {qmixbench_envs.__file__}; {args.steps} steps, best of {args.repeats}\n"
@@ -106,10 +160,11 @@ def main(argv: list[str] | None = None) -> None:
     print("| env | agents | env-steps/s | x minigrid Empty-8x8 |")
     print("|---|---|---|---|")
     print(f"| minigrid {REFERENCE} | 1 | {reference:,.0f} | 1.0 |")
-    for env_id in TASKS:
-        for n in counts:
-            rate = best(time_multigrid, env_id, n)
-            print(f"| {env_id} | {n} | {rate:,.0f} | {rate / reference:.1f} |", flush=True)
+    for env_id, n, rate in rows:
+        print(f"| {env_id} | {n} | {rate:,.0f} | {rate / reference:.1f} |")
+    if args.external:
+        for family, why in skipped.items():
+            print(f"\n{family}: skipped: {why}")
 
 
 if __name__ == "__main__":

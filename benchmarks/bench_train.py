@@ -28,6 +28,7 @@ import os
 import platform
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -109,6 +110,35 @@ def train_speed(env: str, agent: str, steps: int) -> dict[str, float]:
     }
 
 
+AGENTS = ("gru", "mlp")
+"""The default GRU agent and the feed-forward agent EPyMARL uses by default."""
+
+
+def measure(budgets: dict[str, int], env_seconds: float = 2.0, updates: int = 30) -> dict[str, Any]:
+    """Every (env, agent) row of the table, between two measurements of the plain ``nn.GRU`` baseline.
+
+    Args:
+        budgets: training env steps per env.
+        env_seconds: seconds of random stepping for each env-only rate.
+        updates: learner updates timed for each ``update_ms``.
+
+    Returns:
+        ``{"baseline_ms": before, "baseline_after_ms": after, "rows": [{"env", "agent", "train_steps_per_s",
+        "env_only_steps_per_s", "env%", "act%", "update%", "update_ms", "batch_T"}, ...]}``.
+    """
+    base = gru_baseline_ms()
+    rows = []
+    for env, steps in budgets.items():
+        env_only = env_only_steps_per_s(env, env_seconds)
+        for agent in AGENTS:
+            ms, t_mean = update_ms(env, agent, updates)
+            r = train_speed(env, agent, steps)
+            rows.append(
+                {"env": env, "agent": agent, **r, "env_only_steps_per_s": env_only, "update_ms": ms, "batch_T": t_mean}
+            )
+    return {"baseline_ms": base, "baseline_after_ms": gru_baseline_ms(), "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller training budgets")
@@ -116,29 +146,22 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
-    budgets = QUICK if args.quick else BUDGETS
     print(
         f"# qmixbench bench_train: torch {torch.__version__}, {args.threads} thread(s), "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
     )
-    base = gru_baseline_ms()
-    print(f"plain nn.GRU(64,64) fwd+bwd, 64 seqs x 65 steps: {base:.1f} ms")
-    header = (
+    result = measure(QUICK if args.quick else BUDGETS)
+    print(f"plain nn.GRU(64,64) fwd+bwd, 64 seqs x 65 steps: {result['baseline_ms']:.1f} ms")
+    print(
         f"{'env':<22}{'agent':<6}{'train_steps_per_s':>18}{'env_only_steps_per_s':>22}{'env%':>6}{'act%':>6}"
         f"{'update%':>8}{'update_ms':>10}{'batch_T':>8}"
     )
-    print(header)
-    for env, steps in budgets.items():
-        env_only = env_only_steps_per_s(env)
-        for agent in ("gru", "mlp"):
-            ms, t_mean = update_ms(env, agent)
-            r = train_speed(env, agent, steps)
-            print(
-                f"{env:<22}{agent:<6}{r['train_steps_per_s']:>18.0f}{env_only:>22.0f}{r['env%']:>6.0f}"
-                f"{r['act%']:>6.0f}{r['update%']:>8.0f}{ms:>10.2f}{t_mean:>8.1f}",
-                flush=True,
-            )
-    print(f"plain nn.GRU(64,64) fwd+bwd, 64 seqs x 65 steps (again, after): {gru_baseline_ms():.1f} ms")
+    for r in result["rows"]:
+        print(
+            f"{r['env']:<22}{r['agent']:<6}{r['train_steps_per_s']:>18.0f}{r['env_only_steps_per_s']:>22.0f}"
+            f"{r['env%']:>6.0f}{r['act%']:>6.0f}{r['update%']:>8.0f}{r['update_ms']:>10.2f}{r['batch_T']:>8.1f}"
+        )
+    print(f"plain nn.GRU(64,64) fwd+bwd, 64 seqs x 65 steps (again, after): {result['baseline_after_ms']:.1f} ms")
 
 
 if __name__ == "__main__":

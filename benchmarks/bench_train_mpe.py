@@ -34,6 +34,8 @@ import argparse
 import logging
 import os
 import platform
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from bench_train import env_only_steps_per_s, train_speed  # benchmarks/ is on sys.path when run as a script
@@ -66,13 +68,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     forms = {env: env for env in args.env} if args.env else ENV_FORMS
-    for env in forms.values():
-        defaults = resolve_config("qmix", env=env)
-        drifted = {k: getattr(defaults, k) for k, v in REFERENCE_SETTINGS.items() if getattr(defaults, k) != v}
-        if drifted:
-            raise SystemExit(
-                f"run defaults for {env} differ from the reference settings {REFERENCE_SETTINGS}: {drifted}"
-            )
+    check_reference_settings(forms)
     print(
         f"# qmixbench bench_train_mpe: agent mlp, batch 32, 1 update/episode; torch {torch.__version__}, "
         f"{args.threads} thread(s), {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -84,32 +80,82 @@ def main() -> None:
         f"{'form':<12}{'repeat':<7}{'train_steps_per_s':>18}{'env_only_steps_per_s':>22}{'ratio':>7}{'env%':>6}"
         f"{'act%':>6}{'update%':>8}"
     )
-    ratios: dict[str, list[float]] = {name: [] for name in forms}
-    speeds: dict[str, list[float]] = {name: [] for name in forms}
-    for repeat in range(args.repeats):
-        for name, env in forms.items():  # forms alternate, so that load changes hit both alike
-            before = env_only_steps_per_s(env)
-            r = train_speed(env, "mlp", args.steps)
-            env_only = (before + env_only_steps_per_s(env)) / 2
-            ratio = r["train_steps_per_s"] / env_only
-            ratios[name].append(ratio)
-            speeds[name].append(r["train_steps_per_s"])
-            print(
-                f"{name:<12}{repeat:<7}{r['train_steps_per_s']:>18.0f}{env_only:>22.0f}{ratio:>7.2f}{r['env%']:>6.0f}"
-                f"{r['act%']:>6.0f}{r['update%']:>8.0f}",
-                flush=True,
-            )
-    for name in forms:
-        rs, ss = sorted(ratios[name]), sorted(speeds[name])
+    result = measure(forms, args.steps, args.repeats, on_row=print_row)
+    for name, summary in result["summary"].items():
         target = (
-            f" (target >= {TARGET}: {'met' if rs[len(rs) // 2] >= TARGET else 'NOT met'})"
-            if name == TARGET_FORM
-            else ""
+            f" (target >= {TARGET}: {'met' if summary['target_met'] else 'NOT met'})" if name == TARGET_FORM else ""
         )
         print(
-            f"{name}: ratio median {rs[len(rs) // 2]:.2f} (range {rs[0]:.2f}-{rs[-1]:.2f}), "
-            f"training median {ss[len(ss) // 2]:.0f} env-steps/s{target}"
+            f"{name}: ratio median {summary['ratio_median']:.2f} (range {summary['ratio_min']:.2f}-"
+            f"{summary['ratio_max']:.2f}), training median {summary['train_median']:.0f} env-steps/s{target}"
         )
+
+
+def print_row(r: dict[str, Any]) -> None:
+    """One measured row of the table, as it is measured (a long run shows progress)."""
+    print(
+        f"{r['form']:<12}{r['repeat']:<7}{r['train_steps_per_s']:>18.0f}{r['env_only_steps_per_s']:>22.0f}"
+        f"{r['ratio']:>7.2f}{r['env%']:>6.0f}{r['act%']:>6.0f}{r['update%']:>8.0f}",
+        flush=True,
+    )
+
+
+def measure(
+    forms: dict[str, str],
+    steps: int,
+    repeats: int,
+    env_seconds: float = 2.0,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train on each form ``repeats`` times, alternately, each run between two env-only measurements.
+
+    Args:
+        forms: {form name: env id or entry point}.
+        steps: training env steps per run.
+        repeats: runs per form.
+        env_seconds: seconds of random stepping for each env-only rate.
+        on_row: called with each row as soon as it is measured.
+
+    Returns:
+        ``{"rows": [{"form", "repeat", "train_steps_per_s", "env_only_steps_per_s", "ratio", "env%", "act%",
+        "update%"}, ...], "summary": {form: {"ratio_median", "ratio_min", "ratio_max", "train_median",
+        "target_met"}}}``; ``target_met`` is for :data:`TARGET_FORM` only (None for the others).
+    """
+    rows = []
+    for repeat in range(repeats):
+        for name, env in forms.items():  # forms alternate, so that load changes hit both alike
+            before = env_only_steps_per_s(env, env_seconds)
+            r = train_speed(env, "mlp", steps)
+            env_only = (before + env_only_steps_per_s(env, env_seconds)) / 2
+            row = {"form": name, "repeat": repeat, **r, "env_only_steps_per_s": env_only}
+            row["ratio"] = r["train_steps_per_s"] / env_only
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    summary = {}
+    for name in forms:
+        ratios = sorted(r["ratio"] for r in rows if r["form"] == name)
+        speeds = sorted(r["train_steps_per_s"] for r in rows if r["form"] == name)
+        median = ratios[len(ratios) // 2]
+        summary[name] = {
+            "ratio_median": median,
+            "ratio_min": ratios[0],
+            "ratio_max": ratios[-1],
+            "train_median": speeds[len(speeds) // 2],
+            "target_met": median >= TARGET if name == TARGET_FORM else None,
+        }
+    return {"rows": rows, "summary": summary}
+
+
+def check_reference_settings(forms: dict[str, str]) -> None:
+    """Raise SystemExit if the run defaults of any form differ from :data:`REFERENCE_SETTINGS`."""
+    for env in forms.values():
+        defaults = resolve_config("qmix", env=env)
+        drifted = {k: getattr(defaults, k) for k, v in REFERENCE_SETTINGS.items() if getattr(defaults, k) != v}
+        if drifted:
+            raise SystemExit(
+                f"run defaults for {env} differ from the reference settings {REFERENCE_SETTINGS}: {drifted}"
+            )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Never imports torch.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pandas as pd
 
 from qmixbench import stats
 from qmixbench.grid import arm_label
-from qmixbench.recorder import atomic_write_bytes
+from qmixbench.plots import png_axes
 from qmixbench.references import ReferencePoint
 from qmixbench.results import final_evaluations
 
@@ -143,17 +142,11 @@ def profile_taus(cross: CrossTask, points: int = 101) -> np.ndarray:
 
 def plot_performance_profile(cross: CrossTask, path: Path | str, reps: int = 2000, seed: int = 0) -> Path | None:
     """Write the performance profiles (fraction of runs with normalised score > tau, 95% CI band) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if not cross.matrices:
         return None
     taus = profile_taus(cross)
     rng = np.random.default_rng(seed)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    try:
+    with png_axes(path) as ax:
         for (algo, variant), mat in cross.matrices.items():
             profile, low, high = stats.performance_profile_band(mat, taus, reps=reps, rng=rng)
             (line,) = ax.plot(taus, profile, label=f"{arm_label(algo, variant)} (R={mat.shape[0]})")
@@ -164,12 +157,6 @@ def plot_performance_profile(cross: CrossTask, path: Path | str, reps: int = 200
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(loc="best")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
-        plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
     return Path(path)
 
 

@@ -13,7 +13,10 @@ How qmixbench fills it:
 * ``environment_name`` / ``task_name``: a registered id split at its first ``/``
   (``matrix/climbing-v0`` -> ``matrix`` / ``climbing-v0``); an env string without ``/`` (an entry
   point) is both.
-* ``algorithm_name``: the algorithm, or ``algo[variant]`` for a config grid's variant.
+* ``algorithm_name``: the algorithm, or ``algo[variant]`` for a config grid's variant, with the
+  variant's commas written as semicolons (``qmix[lr=0.001;mixer.embed_dim=64]``): marl-eval refuses
+  algorithm names that contain a comma (its ``data_process_pipeline`` reports the error and returns
+  the data unprocessed, so every later step fails).
 * ``run``: the seed as a string (marl-eval's README allows naming runs by seed).
 * ``step_i``: the run's i-th evaluation (from 1), ``step_count`` its env steps; metrics ``return``
   (the evaluation's mean greedy return, one value: metrics.csv keeps the mean, not each episode)
@@ -22,8 +25,11 @@ How qmixbench fills it:
   ten-times-longer evaluation of the best policy, which qmixbench does not run; the final evaluation
   is what the report scores.
 
-marl-eval needs the same algorithms, runs and steps on every task of an environment; only runs whose
-status is ``done`` are exported (as in the report), and its ``DiagnoseData`` says what else differs.
+marl-eval lowercases every key before it reads the data, so names that differ only in case would
+merge there: such an export, or one where two arms' names would become equal, is refused
+(:class:`ExportError`) rather than written. marl-eval needs the same algorithms, runs and steps on
+every task of an environment; only runs whose status is ``done`` are exported (as in the report), and
+its ``DiagnoseData`` says what else differs.
 
 Never imports torch.
 """
@@ -31,6 +37,7 @@ Never imports torch.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -40,10 +47,36 @@ from qmixbench.grid import arm_label
 ABSOLUTE = "absolute_metrics"
 
 
+class ExportError(ValueError):
+    """The runs cannot be written so that marl-eval reads them as distinct environments, tasks or arms."""
+
+
+def algorithm_name(algo: str, variant: str) -> str:
+    """marl-eval's name of one arm: ``qmix``, ``qmix[lr=0.001;mixer.embed_dim=64]`` (no commas, see above)."""
+    return arm_label(algo, variant).replace(",", ";")
+
+
 def split_env(env: str) -> tuple[str, str]:
     """``matrix/climbing-v0`` -> (``matrix``, ``climbing-v0``); a string without ``/`` is both."""
     head, sep, tail = env.partition("/")
     return (head, tail) if sep and head and tail else (env, env)
+
+
+def _check_distinct(kind: str, names: Iterable[tuple[str, str]]) -> None:
+    """Raise :class:`ExportError` if two qmixbench names become one in marl-eval.
+
+    Args:
+        kind: what the names are, for the message (``environments``, ``tasks``, ``algorithms``).
+        names: (exported name, qmixbench name) pairs.
+    """
+    seen: dict[str, str] = {}
+    for name, source in sorted(set(names)):
+        other = seen.setdefault(name.lower(), source)
+        if other != source:
+            raise ExportError(
+                f"{kind} {other!r} and {source!r} would become one in marl-eval, which lowercases names and "
+                "refuses commas in algorithm names; rename one (an env id or a grid value) to export these runs"
+            )
 
 
 def _has_success(rows: pd.DataFrame) -> bool:
@@ -51,11 +84,24 @@ def _has_success(rows: pd.DataFrame) -> bool:
 
 
 def marl_eval_data(table: pd.DataFrame, include_incomplete: bool = False) -> dict[str, Any]:
-    """The nested marl-eval object for every run of :func:`qmixbench.results.load`'s ``table``."""
+    """The nested marl-eval object for every run of :func:`qmixbench.results.load`'s ``table``.
+
+    Raises:
+        ExportError: two environments, tasks or algorithms would merge in marl-eval (see the module
+            docstring).
+    """
     rows = table if include_incomplete else table[table["status"] == "done"]
     rows = rows[rows["eval_return_mean"].notna()]
+    env_ids = [str(env) for env in rows["env"].unique()]
+    arms = [
+        (str(algo), str(variant))
+        for algo, variant in rows[["algo", "variant"]].drop_duplicates().itertuples(index=False)
+    ]
+    _check_distinct("environments", ((split_env(env)[0], split_env(env)[0]) for env in env_ids))
+    _check_distinct("tasks", (("/".join(split_env(env)), env) for env in env_ids))
+    _check_distinct("algorithms", ((algorithm_name(*arm), arm_label(*arm)) for arm in arms))
     data: dict[str, Any] = {}
-    environments = {env: split_env(env)[0] for env in rows["env"].unique()}
+    environments = {env: split_env(env)[0] for env in env_ids}
     with_success = {
         name: _has_success(rows[rows["env"].map(environments) == name]) for name in set(environments.values())
     }
@@ -69,6 +115,6 @@ def marl_eval_data(table: pd.DataFrame, include_incomplete: bool = False) -> dic
                 metrics["success_rate"] = [float(row.eval_success_rate)]
             steps[f"step_{i}"] = metrics
         steps[ABSOLUTE] = {k: v for k, v in steps[f"step_{len(run)}"].items() if k != "step_count"}
-        algorithm = arm_label(str(algo), str(variant))
+        algorithm = algorithm_name(str(algo), str(variant))
         data.setdefault(environment, {}).setdefault(task, {}).setdefault(algorithm, {})[str(seed)] = steps
     return data

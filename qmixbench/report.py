@@ -18,7 +18,8 @@ import pandas as pd
 
 from qmixbench import stats
 from qmixbench.grid import arm_label
-from qmixbench.recorder import atomic_write_bytes, atomic_write_text, slug
+from qmixbench.plots import png_axes
+from qmixbench.recorder import atomic_write_text, slug
 from qmixbench.results import CONFIG_PREFIX, SchemaError, final_evaluations
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -293,18 +294,10 @@ def curves(
 
 def plot_curves(table: pd.DataFrame, env: str, path: Path | str, include_incomplete: bool = False) -> Path | None:
     """Write ``env``'s learning curves (one line per algorithm, IQM with a 95% CI band) as a PNG."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = curves(table, env, include_incomplete=include_incomplete)
     if not data:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    try:
+    with png_axes(path) as ax:
         for algo, c in data.items():
             (line,) = ax.plot(c["steps"], c["iqm"], label=f"{algo} (n={c['runs']})")
             ax.fill_between(c["steps"], c["low"], c["high"], color=line.get_color(), alpha=0.2, linewidth=0)
@@ -313,12 +306,6 @@ def plot_curves(table: pd.DataFrame, env: str, path: Path | str, include_incompl
         ax.set_title(f"{env}: IQM, 95% bootstrap CI band")
         ax.grid(alpha=0.3)
         ax.legend(loc="best")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
-        plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
     return Path(path)
 
 

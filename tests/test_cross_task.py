@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from _fake_train import make_results, spec, train
+from _rliable import rliable_library
 
 from qmixbench import cross_task, marl_eval, results, stats
 from qmixbench.cli import main
@@ -69,10 +70,7 @@ def test_point_estimates_against_rliable():
 
 def test_intervals_and_profiles_against_rliable():
     funcs = _rliable_funcs()
-    try:
-        from rliable import library
-    except Exception as exc:  # rliable.library needs arch, which fails to import with some pandas versions
-        pytest.skip(f"rliable.library cannot be imported here: {type(exc).__name__}: {exc}")
+    library = rliable_library()
     ours = stats.interval_estimates(MAT, reps=5000, rng=0)
     _, intervals = library.get_interval_estimates(
         {"a": MAT},

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from _rliable import rliable_library
 
 from qmixbench import stats
 
@@ -114,10 +115,7 @@ def test_against_rliable_when_installed():
 
 def test_ci_against_rliable_when_installed():
     metrics = pytest.importorskip("rliable.metrics")
-    try:
-        from rliable import library
-    except Exception as exc:  # rliable.library imports arch, which breaks on some pandas versions
-        pytest.skip(f"rliable.library does not import here: {type(exc).__name__}: {exc}")
+    library = rliable_library()
     scores = np.random.default_rng(1).normal(size=(10, 3))
     _, cis = library.get_interval_estimates({"x": scores}, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=5000)
     lo, hi = stats.stratified_bootstrap_ci(scores, reps=5000, rng=0)

@@ -112,6 +112,12 @@ def main(args: argparse.Namespace) -> int:
     print_damaged(damaged)
     if run_table.empty:
         raise UsageError(f"no {'readable ' if damaged else ''}runs found under {', '.join(map(str, args.paths))}")
+    export = None
+    if args.marl_eval:  # before any file is written: an export marl-eval would misread stops the command
+        try:
+            export = marl_eval.marl_eval_data(table, args.include_incomplete)
+        except marl_eval.ExportError as exc:
+            raise UsageError(f"--marl-eval: {exc}") from exc
     group_by = _split(args.group_by) if args.group_by else list(report.default_group_by(table))
     try:
         summary = report.summarize(
@@ -171,7 +177,7 @@ def main(args: argparse.Namespace) -> int:
         )
         atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + section)
     if args.marl_eval:
-        atomic_write_text(args.marl_eval, json.dumps(marl_eval.marl_eval_data(table, args.include_incomplete)) + "\n")
+        atomic_write_text(args.marl_eval, json.dumps(export) + "\n")
     if beside is not None:
         report.write_csv(beside, csv_path.with_name(csv_path.stem + "_published.csv"))
         section = published.markdown_section(beside, str(args.published))

@@ -28,7 +28,15 @@ import torch
 from torch import nn
 
 from qmixbench.buffer import EpisodeBatch
-from qmixbench.config import MixerConfig
+from qmixbench.config import ConfigError, MixerConfig
+
+
+def check_positive(config: MixerConfig, *names: str) -> None:
+    """For a mixer config's ``check()``: raise :class:`ConfigError` naming the first field of ``names`` that is not > 0."""
+    for name in names:
+        value = getattr(config, name)
+        if not value > 0:
+            raise ConfigError(f"mixer.{name} must be > 0, got {value}")
 
 
 @dataclass(frozen=True)

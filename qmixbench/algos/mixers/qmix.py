@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qmixbench.algos.mixers.base import Mixer, MixerInput, MixerShape
+from qmixbench.algos.mixers.base import Mixer, MixerInput, MixerShape, check_positive
 from qmixbench.algos.networks import wide_linear
 from qmixbench.config import ConfigError, MixerConfig
 
@@ -47,14 +47,6 @@ class QMixConfig(MixerConfig):
         check_positive(self, "embed_dim", "hypernet_embed")
         if self.hypernet_layers not in (1, 2):
             raise ConfigError(f"mixer.hypernet_layers must be 1 or 2, got {self.hypernet_layers}")
-
-
-def check_positive(config: MixerConfig, *names: str) -> None:
-    """Raise :class:`ConfigError` naming the first field of ``names`` that is not > 0."""
-    for name in names:
-        value = getattr(config, name)
-        if not value > 0:
-            raise ConfigError(f"mixer.{name} must be > 0, got {value}")
 
 
 class QMixer(Mixer):

@@ -37,8 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qmixbench.algos.mixers.base import Mixer, MixerInput, MixerShape
-from qmixbench.algos.mixers.qmix import check_positive
+from qmixbench.algos.mixers.base import Mixer, MixerInput, MixerShape, check_positive
 from qmixbench.config import ConfigError, MixerConfig
 
 

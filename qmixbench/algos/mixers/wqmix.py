@@ -40,8 +40,8 @@ import torch
 from torch import nn
 
 from qmixbench.algos.exploration import masked_greedy
-from qmixbench.algos.mixers.base import Mixer, MixerInput, MixerShape, TDContext
-from qmixbench.algos.mixers.qmix import QMixConfig, QMixer, check_positive
+from qmixbench.algos.mixers.base import Mixer, MixerInput, MixerShape, TDContext, check_positive
+from qmixbench.algos.mixers.qmix import QMixConfig, QMixer
 from qmixbench.algos.networks import AgentNetwork, unroll_pair
 from qmixbench.config import ConfigError, MixerConfig
 
