@@ -56,6 +56,16 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "multigrid/empty-5x5-v0": {
         "td_lambda": 0.6,
     },
+    # The two-step game in the grid (its page says why): uniform exploration throughout, as the QMIX
+    # paper's experiment; with annealed epsilon the raid's data concentrate on (pickup, pickup) and VDN can find the 8.
+    "multigrid/two-step-vault-v0": {
+        "total_env_steps": 20_000,
+        "epsilon_start": 1.0,
+        "epsilon_finish": 1.0,
+        "eval_interval": 2_000,
+        "checkpoint_interval": 2_000,
+        "target_update_interval": 100,
+    },
     "matrix/climbing-v0": {
         "total_env_steps": 20_000,
         "epsilon_anneal_steps": 5_000,
