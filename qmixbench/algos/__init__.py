@@ -58,6 +58,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     # The two-step game in the grid (its page says why): uniform exploration throughout, as the QMIX
     # paper's experiment; with annealed epsilon the raid's data concentrate on (pickup, pickup) and VDN can find the 8.
+    # Measured (seeds 0, 1): QMIX's greedy return 8 and VDN's 7 at every evaluation from 2k env steps to 20k.
     "multigrid/two-step-vault-v0": {
         "total_env_steps": 20_000,
         "epsilon_start": 1.0,

@@ -35,6 +35,9 @@ Description:
     (pickup, pickup), the raid's data are mostly that cell, VDN's fit there tends to 8 and VDN may go on.
 
     Uniform play: the raid goes on in 6/7 of the episodes and both lift in 1/49 of those: 1.7% succeed.
+    With ``ENV_DEFAULTS`` (20k env steps, epsilon 1), seeds 0 and 1: QMIX's greedy return was 8 and VDN's
+    7 at every evaluation from 2k env steps on (``qmixbench run --env multigrid/two-step-vault-v0
+    --algos qmix,vdn --seeds 0,1``).
 
 Agents:
     ``agent_0`` (decides, left chamber, red) and ``agent_1`` (right chamber, blue); ``n_agents`` must be 2.
@@ -47,8 +50,8 @@ Actions:
 Observation:
     ``Box(0, 255, (7, 7, 3), uint8)`` egocentric view (bars ``6, 4, 0``, the door ``4, 4, 2`` locked or
     ``4, 4, 0`` open, teammate as type 10); ``see_through_walls=False`` by default: on step 1 the locked
-    door hides each agent from the other; on step 2 an agent facing the door or sideways sees its
-    teammate through it. Neither needs the other's view: the step number is the only fact to know.
+    door hides each agent from the other; on step 2 an agent facing the open door sees its teammate
+    through it. Neither needs the other's view: the step number is the only fact to know.
 
 State:
     ``Box(0, 1, (9*5*3 + 6*2,), float32)`` = ``(147,)``: grid encoding with agents (the door's state marks
