@@ -240,6 +240,11 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"size": 8, "n_balls": 4},
             summary="collection: the team gathers all 4 balls; splitting the room pays",
         ),
+        EnvSpec(
+            "multigrid/two-step-vault-v0",
+            "qmixbench_envs.multigrid.tasks.two_step_vault:TwoStepVaultEnv",
+            summary="two-step game in the grid: call off (7) or both lift gold together (8); VDN undervalues the raid",
+        ),
     )
 }
 

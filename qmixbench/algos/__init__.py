@@ -70,6 +70,20 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "eval_interval": 10_000,
         "checkpoint_interval": 10_000,
     },
+    # The two-step game in the grid (its page says why): uniform exploration throughout, as the QMIX
+    # paper's experiment; with annealed epsilon the raid's data concentrate on (pickup, pickup) and VDN can find the 8.
+    # Measured (seeds 0, 1): QMIX's greedy return 8 and VDN's 7 at every evaluation from 2k env steps to 20k.
+    "multigrid/two-step-vault-v0": {
+        "total_env_steps": 20_000,
+        "epsilon_start": 1.0,
+        "epsilon_finish": 1.0,
+        "eval_interval": 2_000,
+        "checkpoint_interval": 2_000,
+        "target_update_interval": 100,
+        # One-step targets, as the paper's experiment: under uniform exploration a λ-return would mix
+        # the random raid's payoff (~0.4 on average) into the value of going on and hide the 8.
+        "td_lambda": 0.0,
+    },
     "matrix/climbing-v0": {
         "total_env_steps": 20_000,
         "epsilon_anneal_steps": 5_000,

@@ -7,8 +7,16 @@ import pytest
 from minigrid.core.world_object import Ball, Box, Door, Floor, Key
 
 from qmixbench_envs import ENV_SPECS, make
-from qmixbench_envs.multigrid import CollectEnv, EmptyEnv, HeavyBoxEnv, KeyDoorEnv, MultiGridEnv, RedBlueDoorsEnv
-from qmixbench_envs.multigrid.base import DONE, FORWARD, LEFT, PICKUP, RIGHT, TOGGLE
+from qmixbench_envs.multigrid import (
+    CollectEnv,
+    EmptyEnv,
+    HeavyBoxEnv,
+    KeyDoorEnv,
+    MultiGridEnv,
+    RedBlueDoorsEnv,
+    TwoStepVaultEnv,
+)
+from qmixbench_envs.multigrid.base import DONE, DROP, FORWARD, LEFT, PICKUP, RIGHT, TOGGLE
 from qmixbench_envs.multigrid.core import CODE_SCALE
 from qmixbench_envs.multigrid.tasks.heavy_box import HeavyBox
 
@@ -208,12 +216,74 @@ def test_collect_rewards_each_ball_and_ends_when_all_are_gathered() -> None:
     assert env.carrying == [None, None]
 
 
+OTHERS = (LEFT, RIGHT, FORWARD, DROP, TOGGLE, DONE)  # every action but pickup
+
+
+def _vault_episode(first: tuple[int, int], second: tuple[int, int] | None, seed: int = 0):
+    """Play the two-step vault from reset; return each step's (reward, terminated, truncated, info) of agent_0."""
+    env = TwoStepVaultEnv()
+    env.reset(seed=seed)
+    steps = []
+    for a0, a1 in (first,) if second is None else (first, second):
+        _, rewards, terms, truncs, infos = env.step({"agent_0": a0, "agent_1": a1})
+        steps.append((rewards["agent_0"], terms["agent_0"], truncs["agent_0"], infos["agent_0"]))
+    return env, steps
+
+
+@pytest.mark.parametrize("a1", range(7))
+def test_two_step_vault_calling_off_pays_7_at_once_whatever_agent_1_does(a1: int) -> None:
+    env, [(reward, term, trunc, info)] = _vault_episode((DONE, a1), None)
+    assert (reward, term, trunc, info) == (7.0, True, False, {"success": False}) and env.agents == []
+    assert env.door.is_locked and env.carrying == [None, None]  # agent_1's pickup lifted nothing
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_two_step_vault_raid_pays_the_two_step_games_table(seed: int) -> None:
+    """Every cell of the raid's payoff, hand-computed: 8 both lift, 1 one lifts, 0 neither."""
+    for a0_first in (LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE):  # any first action but done goes on
+        for a1_first in range(7):
+            for a0, a1, expected in (
+                (PICKUP, PICKUP, 8.0),
+                (PICKUP, DONE, 1.0),
+                (TOGGLE, PICKUP, 1.0),
+                (DONE, LEFT, 0.0),
+            ):
+                env, steps = _vault_episode((a0_first, a1_first), (a0, a1), seed)
+                assert steps[0] == (0.0, False, False, {}) and env.door.is_open
+                assert steps[1] == (expected, True, False, {"success": expected == 8.0})
+    for a0 in OTHERS:
+        for a1 in OTHERS:
+            assert _vault_episode((FORWARD, FORWARD), (a0, a1))[1][1][0] == 0.0
+
+
+def test_two_step_vault_bars_lift_in_every_direction_and_the_door_marks_the_step() -> None:
+    env = TwoStepVaultEnv()
+    env.reset(seed=0)
+    door = (4 * 5 + 2) * 3  # the door's cell (4, 2) in the state's [x, y, channel] layout (H = 5)
+    assert env.state().shape == (147,) == env.state_space.shape
+    np.testing.assert_allclose(env.state()[door : door + 3] * CODE_SCALE, [4, 4, 2])  # locked, yellow
+    env.agent_dir[:] = [0, 2]  # facing the locked door, which hides each from the other
+    assert not any((view[..., 0] == 10).any() for view in env._observations().values())
+    env.agent_dir[:] = [3, 3]
+    obs, *_ = env.step({"agent_0": RIGHT, "agent_1": LEFT})  # each turns to face the door
+    np.testing.assert_allclose(env.state()[door : door + 3] * CODE_SCALE, [4, 4, 0])  # open
+    assert (obs["agent_0"][..., 0] == 10).sum() == 1  # agent_1, through the open door (its own cell shows no agent)
+    _, rewards, *_ = env.step({"agent_0": PICKUP, "agent_1": PICKUP})  # both face a bar to the side
+    assert rewards["agent_0"] == 8.0 and env.grid.get(3, 2) is None and env.grid.get(5, 2) is None
+    np.testing.assert_allclose(env.state()[-3:] * CODE_SCALE, [6, 4, 0])  # agent_1 carries a yellow ball
+
+
+def test_two_step_vault_only_agent_0_decides_and_only_on_step_1() -> None:
+    env, steps = _vault_episode((PICKUP, DONE), (DONE, PICKUP))  # agent_1's done decides nothing
+    assert [s[0] for s in steps] == [0.0, 1.0]  # agent_0's done on step 2 is no lift, not a call-off
+
+
 @pytest.mark.parametrize("n_agents", [1, 3, 4])
 @pytest.mark.parametrize("env_id", MULTIGRID_IDS)
 def test_agent_counts(env_id: str, n_agents: int) -> None:
-    if env_id.startswith("multigrid/heavy-box") and n_agents == 1:
+    if (env_id.startswith("multigrid/heavy-box") and n_agents == 1) or env_id.startswith("multigrid/two-step-vault"):
         with pytest.raises(ValueError, match="n_agents"):
-            make(env_id, n_agents=1)
+            make(env_id, n_agents=n_agents)
         return
     env = make(env_id, n_agents=n_agents)
     obs, _ = env.reset(seed=n_agents)

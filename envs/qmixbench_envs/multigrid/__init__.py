@@ -5,6 +5,13 @@ termination conventions); ``tasks/`` holds one small module per task, whose docs
 """
 
 from qmixbench_envs.multigrid.base import MultiGridEnv
-from qmixbench_envs.multigrid.tasks import CollectEnv, EmptyEnv, HeavyBoxEnv, KeyDoorEnv, RedBlueDoorsEnv
+from qmixbench_envs.multigrid.tasks import (
+    CollectEnv,
+    EmptyEnv,
+    HeavyBoxEnv,
+    KeyDoorEnv,
+    RedBlueDoorsEnv,
+    TwoStepVaultEnv,
+)
 
-__all__ = ["CollectEnv", "EmptyEnv", "HeavyBoxEnv", "KeyDoorEnv", "MultiGridEnv", "RedBlueDoorsEnv"]
+__all__ = ["CollectEnv", "EmptyEnv", "HeavyBoxEnv", "KeyDoorEnv", "MultiGridEnv", "RedBlueDoorsEnv", "TwoStepVaultEnv"]

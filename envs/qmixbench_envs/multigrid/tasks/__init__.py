@@ -5,5 +5,6 @@ from qmixbench_envs.multigrid.tasks.empty import EmptyEnv
 from qmixbench_envs.multigrid.tasks.heavy_box import HeavyBoxEnv
 from qmixbench_envs.multigrid.tasks.key_door import KeyDoorEnv
 from qmixbench_envs.multigrid.tasks.red_blue_doors import RedBlueDoorsEnv
+from qmixbench_envs.multigrid.tasks.two_step_vault import TwoStepVaultEnv
 
-__all__ = ["CollectEnv", "EmptyEnv", "HeavyBoxEnv", "KeyDoorEnv", "RedBlueDoorsEnv"]
+__all__ = ["CollectEnv", "EmptyEnv", "HeavyBoxEnv", "KeyDoorEnv", "RedBlueDoorsEnv", "TwoStepVaultEnv"]
