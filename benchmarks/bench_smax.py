@@ -75,7 +75,7 @@ def vectorised(vec: SMAXVectorEnv, steps: int, seed: int) -> float:
         nonlocal avail
         for _ in range(n):
             out = vec.step(_random_available(rng, avail))
-            ended = out.terminated | out.truncated
+            ended = ~out.frame.active.any(axis=1)
             avail = vec.reset(mask=ended).avail if ended.any() else out.frame.avail
 
     run(WARMUP)
