@@ -3,7 +3,7 @@
 The rollout steps its K envs through an :class:`EnvBatch`, which reports the adapter's view of each
 env (``qmixbench.adapter``) with a leading K axis. Two kinds:
 
-* :class:`AdapterBatch`: K :class:`ParallelEnvAdapter`\\ s stepped one after the other (every env).
+* :class:`AdapterBatch`: K :class:`ParallelEnvAdapter` objects stepped one after the other (every env).
 * :class:`VectorBatch`: one ``qmixbench_envs.vector.VectorEnv`` (a family that offers one, e.g. SMAX),
   stepped in one call; it applies the adapter's rules (see below) to the vector env's arrays.
 
@@ -98,7 +98,7 @@ class EnvBatch(Protocol):
 
 
 class AdapterBatch:
-    """K :class:`ParallelEnvAdapter`\\ s stepped one at a time."""
+    """K :class:`ParallelEnvAdapter` objects stepped one at a time."""
 
     vectorised = False
 
@@ -284,12 +284,18 @@ def build_vector_env(env: str, env_kwargs: dict[str, Any] | None, num_envs: int)
     return vec
 
 
+VECTOR_MIN_ENVS = 2
+"""The fewest envs stepped through a vector env: one env has nothing to batch, and stepped alone SMAX's
+vmapped step of one battle is slower than its own (``benchmarks/bench_smax.md``). The benchmark lowers
+it to measure K = 1."""
+
+
 def make_env_batch(
     env: str, env_kwargs: dict[str, Any] | None, team_reward: str, n_envs: int, *, vectorise: bool
 ) -> EnvBatch:
-    """The K = ``n_envs`` training envs: a :class:`VectorBatch` when ``vectorise``, ``n_envs`` > 1 and the
-    env offers a vector env, else an :class:`AdapterBatch`."""
-    if vectorise and n_envs > 1:
+    """The K = ``n_envs`` training envs: a :class:`VectorBatch` when ``vectorise``, ``n_envs`` >=
+    :data:`VECTOR_MIN_ENVS` and the env offers a vector env, else an :class:`AdapterBatch`."""
+    if vectorise and n_envs >= VECTOR_MIN_ENVS:
         vec = build_vector_env(env, env_kwargs, n_envs)
         if vec is not None:
             return VectorBatch(vec, make_adapter(env, env_kwargs, team_reward))
