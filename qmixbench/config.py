@@ -58,6 +58,10 @@ class TrainConfig:
     """Env steps (summed over the parallel envs) to train for."""
     n_envs: int = 8
     """Environments stepped in lockstep in one process, with one batched network call per step."""
+    vector_env: bool = True
+    """Step the ``n_envs`` training envs in one vectorised call when the env offers a vector env
+    (``qmixbench_envs.vector``; SMAX does) and ``n_envs`` > 1; false steps them one at a time. The
+    episodes are identical either way (only speed differs), so switching it does not block ``--resume``."""
     eval_interval: int = 5_000
     """Evaluate greedily every this many env steps (and once at the end)."""
     eval_episodes: int = 32

@@ -43,6 +43,7 @@ from qmixbench.algos.mixers.base import MixerShape
 from qmixbench.algos.networks import AgentNetwork, input_dim
 from qmixbench.buffer import EpisodeReplayBuffer
 from qmixbench.config import ConfigError, RunSpec, TrainConfig, spec_record, to_dict
+from qmixbench.env_batch import make_env_batch
 from qmixbench.evaluate import eval_seeds, run_greedy, save_agent
 from qmixbench.loggers import Trackers
 from qmixbench.recorder import RunRecorder, atomic_write_bytes, read_json, read_status, run_dir
@@ -86,10 +87,13 @@ class _Run:
         cfg = self.cfg = spec.config
         self.spec = spec
         self.device = torch.device(cfg.device)
-        self.envs = [make_adapter(spec.env, spec.env_kwargs, spec.team_reward) for _ in range(cfg.n_envs)]
+        self.envs = make_env_batch(spec.env, spec.env_kwargs, spec.team_reward, cfg.n_envs, vectorise=cfg.vector_env)
+        if self.envs.vectorised:
+            log.info("%s: stepping the %d training envs in one vectorised call", spec.env, cfg.n_envs)
         n_eval = min(cfg.n_envs, cfg.eval_episodes)
+        # Evaluation plays its seeded episodes one env at a time (qmixbench.evaluate), on either path.
         self.eval_envs = [make_adapter(spec.env, spec.env_kwargs, spec.team_reward) for _ in range(n_eval)]
-        info = self.info = self.envs[0].info
+        info = self.info = self.envs.info
         self.input_dim = input_dim(info.obs_dim, info.n_agents, info.n_actions, cfg.obs_agent_id, cfg.obs_last_action)
         with torch.random.fork_rng(devices=[]):  # initialisation from the run seed, global RNG untouched
             torch.manual_seed(spec.seed)
@@ -103,7 +107,7 @@ class _Run:
             info.obs_dim,
             info.state_dim,
             info.n_actions,
-            obs_dtype=obs_storage_dtype(self.envs[0]),
+            obs_dtype=obs_storage_dtype(self.envs.probe),
             grow=info.episode_limit is None,
         )
         self.rollout = Rollout(
@@ -226,9 +230,20 @@ class _Run:
         self.last_eval_step, self.elapsed_before = c["last_eval_step"], c["wall"]
 
 
+RESULT_NEUTRAL_KEYS = ("vector_env",)
+"""TrainConfig keys that change how fast a run goes, never what it computes (tested): a run may be resumed
+with them changed, and a config.json written before they existed still resumes."""
+
+
+def _training_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A config dict without :data:`RESULT_NEUTRAL_KEYS`: what must match for ``--resume``."""
+    return {key: value for key, value in config.items() if key not in RESULT_NEUTRAL_KEYS}
+
+
 def _config_record(spec: RunSpec, run: _Run) -> dict[str, Any]:
     return {
         **spec_record(spec),
+        "rollout": "vectorised" if run.envs.vectorised else "one env at a time",
         "env_defaults": env_defaults(spec.env),
         "env_info": dataclasses.asdict(run.info),
         "provenance": provenance.collect(str(run.device)),
@@ -302,7 +317,7 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
     resumed = resume and ckpt.exists()
     if resumed:
         saved = read_json(recorder.dir / "config.json")
-        if saved["config"] != to_dict(cfg) or saved["run"]["env"] != spec.env:
+        if _training_config(saved["config"]) != _training_config(to_dict(cfg)) or saved["run"]["env"] != spec.env:
             raise ConfigError(f"{recorder.dir} holds a run with a different config; resume needs the same one")
         try:
             run.restore(ckpt)
@@ -394,7 +409,7 @@ def _warn_on_state_scale(run: _Run) -> None:
     """QMIX's hypernetworks turn the state's scale into the mixing weights' scale: flag large states."""
     if run.cfg.mixer.kind not in ("qmix", "cw-qmix", "ow-qmix", "qplex"):
         return
-    peak = float(np.abs(run.rollout.tracks[0].state[0]).max())
+    peak = float(np.abs(run.rollout.tracks.state[0, 0]).max())  # env 0's first state
     if peak > 10.0:
         log.warning(
             "%s: global state features reach %.0f; QMIX's hypernetworks are sensitive to input scale "

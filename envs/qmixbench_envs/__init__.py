@@ -14,8 +14,29 @@ relies on the first two for every env, and external envs may lack a notion of su
   mean the step limit was hit (the learner bootstraps). Never both for one cause.
 * On the last step ``infos[agent]["success"]`` is a bool saying whether the team solved the task.
 * ``state()`` has a fixed shape given by ``state_space``; it is for centralised training only.
+
+A family may also offer a vector env (K copies stepped in one call, arrays with a leading K axis):
+see ``qmixbench_envs.vector`` and ``EnvSpec.vector_entry_point``.
 """
 
-from qmixbench_envs.registry import ENV_SPECS, FAMILY_DEFAULTS, EnvSpec, UnknownEnvError, make, resolve_id
+from qmixbench_envs.registry import (
+    ENV_SPECS,
+    FAMILY_DEFAULTS,
+    EnvSpec,
+    UnknownEnvError,
+    make,
+    make_vector,
+    offers_vector,
+    resolve_id,
+)
 
-__all__ = ["ENV_SPECS", "FAMILY_DEFAULTS", "EnvSpec", "UnknownEnvError", "make", "resolve_id"]
+__all__ = [
+    "ENV_SPECS",
+    "FAMILY_DEFAULTS",
+    "EnvSpec",
+    "UnknownEnvError",
+    "make",
+    "make_vector",
+    "offers_vector",
+    "resolve_id",
+]

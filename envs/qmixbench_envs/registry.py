@@ -13,6 +13,8 @@ from typing import Any
 
 from pettingzoo import ParallelEnv
 
+from qmixbench_envs.vector import VectorEnv
+
 
 @dataclass(frozen=True)
 class EnvSpec:
@@ -30,6 +32,10 @@ class EnvSpec:
     """Optional ``module:callable`` taking the id's kwargs and returning its facts (``agents``, ``obs_shape``,
     ``state_shape``, ``n_actions``, ``episode_limit``, ``team_reward``) without building the env: for
     envs whose construction is costly (SMAX compiles JAX code), so that listing ids stays fast."""
+    vector_entry_point: str = ""
+    """Optional ``module:callable`` taking ``num_envs`` and the id's kwargs and returning a
+    :class:`qmixbench_envs.vector.VectorEnv` of that many copies, each stepping exactly as the env of
+    ``entry_point`` does: the batched path of qmixbench's rollout. "" when the family offers none."""
 
 
 ENV_SPECS: dict[str, EnvSpec] = {
@@ -124,6 +130,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"map_name": "3m"},
             summary="[smax] 3 marines against 3 heuristic marines: focus fire; 100 steps",
             describe="qmixbench_envs.external.smax:describe",
+            vector_entry_point="qmixbench_envs.external.smax:smax_vector",
         ),
         EnvSpec(
             "smax/8m-v0",
@@ -131,6 +138,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"map_name": "8m"},
             summary="[smax] 8 marines a side: focus fire at scale; 100 steps",
             describe="qmixbench_envs.external.smax:describe",
+            vector_entry_point="qmixbench_envs.external.smax:smax_vector",
         ),
         EnvSpec(
             "smax/2s3z-v0",
@@ -138,6 +146,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"map_name": "2s3z"},
             summary="[smax] 2 stalkers + 3 zealots a side: mixed units, zealots shield stalkers",
             describe="qmixbench_envs.external.smax:describe",
+            vector_entry_point="qmixbench_envs.external.smax:smax_vector",
         ),
         EnvSpec(
             "smax/3s5z-v0",
@@ -145,6 +154,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"map_name": "3s5z"},
             summary="[smax] 3 stalkers + 5 zealots a side: mixed units, 8 agents",
             describe="qmixbench_envs.external.smax:describe",
+            vector_entry_point="qmixbench_envs.external.smax:smax_vector",
         ),
         EnvSpec(
             "smax/5m-vs-6m-v0",
@@ -152,6 +162,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"map_name": "5m_vs_6m"},
             summary="[smax] 5 marines against 6: outnumbered, needs focus fire and kiting",
             describe="qmixbench_envs.external.smax:describe",
+            vector_entry_point="qmixbench_envs.external.smax:smax_vector",
         ),
         EnvSpec(
             "smax/3s-vs-5z-v0",
@@ -159,6 +170,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"map_name": "3s_vs_5z"},
             summary="[smax] 3 stalkers against 5 zealots: kiting (stalkers outrange zealots)",
             describe="qmixbench_envs.external.smax:describe",
+            vector_entry_point="qmixbench_envs.external.smax:smax_vector",
         ),
         EnvSpec(
             "smax/smacv2-5-units-v0",
@@ -166,6 +178,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             {"map_name": "smacv2_5_units"},
             summary="[smax] SMACv2-style 5 v 5: random unit types and start positions each episode",
             describe="qmixbench_envs.external.smax:describe",
+            vector_entry_point="qmixbench_envs.external.smax:smax_vector",
         ),
         # Multi-agent MiniGrid (qmixbench_envs/multigrid/tasks/*: each module's docstring is the task's page).
         EnvSpec(
@@ -279,9 +292,29 @@ def resolve_id(env_id: str) -> str:
     raise UnknownEnvError(f"unknown env id {env_id!r}; {hint} (`qmixbench list envs` lists them all)")
 
 
+def _load(entry_point: str) -> Any:
+    module_name, _, attr = entry_point.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 def make(env_id: str, **kwargs: Any) -> ParallelEnv:
     """Build a registered env: ``make("multigrid/empty-8x8-v0", n_agents=3)``."""
     spec = ENV_SPECS[resolve_id(env_id)]
-    module_name, _, attr = spec.entry_point.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
-    return factory(**{**spec.kwargs, **kwargs})
+    return _load(spec.entry_point)(**{**spec.kwargs, **kwargs})
+
+
+def offers_vector(env_id: str) -> bool:
+    """Whether the registered ``env_id`` (or family name) has a vector env (no env code is imported)."""
+    return bool(ENV_SPECS[resolve_id(env_id)].vector_entry_point)
+
+
+def make_vector(env_id: str, num_envs: int, **kwargs: Any) -> VectorEnv:
+    """Build ``num_envs`` copies of a registered env as one vector env: ``make_vector("smax/3m-v0", 8)``.
+
+    Raises ``ValueError`` when the id's family offers no vector env (see :func:`offers_vector`).
+    """
+    spec = ENV_SPECS[resolve_id(env_id)]
+    if not spec.vector_entry_point:
+        with_vector = sorted(i for i, s in ENV_SPECS.items() if s.vector_entry_point)
+        raise ValueError(f"{spec.id} offers no vector env; ids that do: {', '.join(with_vector)}")
+    return _load(spec.vector_entry_point)(num_envs=num_envs, **{**spec.kwargs, **kwargs})

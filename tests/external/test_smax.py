@@ -138,11 +138,14 @@ def test_vector_env_matches_single_envs_step_for_step() -> None:
             obs, rewards, terms, truncs, infos = env.step(dict(zip(env.possible_agents, actions[i].tolist())))
             np.testing.assert_array_equal(out.frame.obs[i], np.stack(list(obs.values())), err_msg=f"step {t}")
             np.testing.assert_array_equal(out.frame.state[i], env.state(), err_msg=f"step {t}")
-            assert out.reward[i] == rewards["ally_0"]
-            assert (out.terminated[i], out.truncated[i]) == (terms["ally_0"], truncs["ally_0"])
+            # The dicts as arrays (the vector env protocol): one row per ally, in possible_agents order.
+            assert out.rewards[i].tolist() == [rewards[a] for a in env.possible_agents]
+            assert out.terminations[i].tolist() == [terms[a] for a in env.possible_agents]
+            assert out.truncations[i].tolist() == [truncs[a] for a in env.possible_agents]
+            assert out.frame.active[i].tolist() == [a in env.agents for a in env.possible_agents]
             if "success" in infos["ally_0"]:
                 assert out.success[i] == infos["ally_0"]["success"]
-        ended = out.terminated | out.truncated
+        ended = ~out.frame.active.any(axis=1)
         frame = out.frame
         if ended.any():
             ended_total += int(ended.sum())
@@ -165,7 +168,7 @@ def test_vector_env_refuses_to_step_an_ended_env() -> None:
     vec = smax.smax_vector("3m", num_envs=3, max_steps=1)  # the limit is not compiled in: no new compile
     vec.reset([0, 1, 2])
     out = vec.step(np.full((3, 3), STOP))
-    assert out.truncated.all() and not out.terminated.any()
+    assert out.truncations.all() and not out.terminations.any() and not out.frame.active.any()
     with pytest.raises(RuntimeError, match=r"envs \[0, 1, 2\] have ended"):
         vec.step(np.full((3, 3), STOP))
     vec.reset([3, 4, 5], mask=np.array([True, False, True]))

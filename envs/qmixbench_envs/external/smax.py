@@ -39,7 +39,8 @@ qmixbench controls the first team ("allies"); the second is driven by JaxMARL's 
   without any seed draws the key from fresh OS entropy.
 * Stepping: reset and step are single ``jax.jit`` functions over arrays (compiled once per map and
   arguments, per process, on first use: a few seconds); :class:`SMAXVectorEnv` steps K envs of one
-  map in one ``jax.jit(jax.vmap(step))`` call with numpy arrays in and out.
+  map in one ``jax.jit(jax.vmap(step))`` call with numpy arrays in and out: every ``smax/*`` id's vector
+  env (``qmixbench_envs.vector``), which qmixbench's rollout uses for its K training envs.
 
 Arguments of :func:`smax` (SMAX's and the heuristic's, with their defaults): ``map_name``,
 ``max_steps=100``, ``enemy_shoots=True``, ``attack_mode="closest"`` (or ``"random"``),
@@ -68,6 +69,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from qmixbench_envs.external import import_optional
+from qmixbench_envs.vector import VectorFrame, VectorStep
 
 MAPS: dict[str, tuple[int, int]] = {
     "3m": (3, 3),
@@ -385,11 +387,13 @@ class SMAXParallelEnv(ParallelEnv):
 class SMAXVectorEnv:
     """K SMAX battles of one map stepped together: one ``jax.jit(jax.vmap(step))`` call a step.
 
-    Arrays in and out, agents in ``agents`` order: ``step(actions (K, N))`` returns an :class:`SMAXStep`
-    whose fields have a leading K axis. An env whose episode ended (``terminated | truncated``) must be
-    reset before the next step: ``reset(seeds, mask=ended)`` resets only the masked envs (one batched
-    call) and returns every env's current frame. Env k with seed s follows exactly the trajectory of
-    ``SMAXParallelEnv.reset(seed=s)`` under the same actions (tested).
+    A :class:`qmixbench_envs.vector.VectorEnv` (the registry's ``vector_entry_point`` of every ``smax/*``
+    id): ``step(actions (K, N))`` returns a :class:`~qmixbench_envs.vector.VectorStep` whose arrays have
+    a leading K axis, agents in ``possible_agents`` order. An env whose episode ended must be reset before
+    the next step: ``reset(seeds, mask=ended)`` resets only the masked envs (one batched call) and returns
+    every env's current frame. Env k with seed s follows exactly the trajectory of
+    ``SMAXParallelEnv.reset(seed=s)`` under the same actions, and a reset without a seed continues its key
+    stream as ``SMAXParallelEnv.reset()`` does (tested).
     """
 
     def __init__(self, map_name: str, options: SMAXOptions, num_envs: int) -> None:
@@ -399,7 +403,7 @@ class SMAXVectorEnv:
         up = self._core.upstream
         self.map_name = map_name
         self.num_envs = num_envs
-        self.agents = list(up.agents)
+        self.possible_agents = list(up.agents)
         self.max_steps = int(options.max_steps)
         self._max_steps = np.int32(self.max_steps)
         self.n_actions = 5 + int(up.num_enemies)
@@ -408,7 +412,14 @@ class SMAXVectorEnv:
         self._frame: SMAXFrame | None = None  # every env's latest frame (numpy)
         self._ended = np.ones(num_envs, bool)  # every env needs a reset first
 
-    def reset(self, seeds: Sequence[int] | None = None, mask: np.ndarray | None = None) -> SMAXFrame:
+    def _vector_frame(self) -> VectorFrame:
+        assert self._frame is not None
+        obs, state, avail = self._frame
+        # Every ally stays in ``agents`` until its battle ends (dead ones with only "stop" available).
+        active = np.repeat(~self._ended[:, None], len(self.possible_agents), axis=1)  # (K, N)
+        return VectorFrame(obs, state, avail, active)
+
+    def reset(self, seeds: Sequence[int] | None = None, mask: np.ndarray | None = None) -> VectorFrame:
         """Reset the envs where ``mask`` (default: all) with ``seeds[k]``; return all K current frames.
 
         Args:
@@ -437,13 +448,14 @@ class SMAXVectorEnv:
             assert old is not None
             self._frame = SMAXFrame(*(np.where(_column(mask, n.ndim), n, o) for n, o in zip(new, old)))
         self._ended &= ~mask
-        return self._frame
+        return self._vector_frame()
 
-    def step(self, actions: np.ndarray) -> SMAXStep:
+    def step(self, actions: np.ndarray) -> VectorStep:
         """Step every env with ``actions`` (K, N) ints; see the class docstring."""
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs, len(self.agents)):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {len(self.agents)}), got {actions.shape}")
+        n = len(self.possible_agents)
+        if actions.shape != (self.num_envs, n):
+            raise ValueError(f"actions must have shape ({self.num_envs}, {n}), got {actions.shape}")
         if self._ended.any():
             ended = np.flatnonzero(self._ended).tolist()
             raise RuntimeError(f"envs {ended} have ended (or never started); reset them first: reset(mask=...)")
@@ -455,7 +467,17 @@ class SMAXVectorEnv:
         result = _to_step(self._core.fetch(out))
         self._frame = result.frame
         self._ended |= result.terminated | result.truncated
-        return result
+        # SMAXParallelEnv's dicts as (K, N) arrays: one team reward and one pair of end flags for every ally.
+        return VectorStep(
+            self._vector_frame(),
+            np.repeat(result.reward[:, None], n, axis=1),
+            np.repeat(result.terminated[:, None], n, axis=1),
+            np.repeat(result.truncated[:, None], n, axis=1),
+            result.success,
+        )
+
+    def close(self) -> None:
+        pass
 
 
 def _column(mask: np.ndarray, ndim: int) -> np.ndarray:
