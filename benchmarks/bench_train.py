@@ -6,7 +6,7 @@ Usage (one CPU thread, as every run; takes ~3-4 minutes)::
     .venv/bin/python benchmarks/bench_train.py            # all tasks, GRU and feed-forward agents
     .venv/bin/python benchmarks/bench_train.py --quick    # smaller budgets (~1 minute)
 
-Tasks: the default multigrid task, ``matrix/climbing-v0`` and ``matrix/two-step-v0``; agents: the
+Tasks: ``multigrid/empty-5x5-v0`` (25-step episodes), ``matrix/climbing-v0`` and ``matrix/two-step-v0``; agents: the
 default GRU and the feed-forward agent EPyMARL uses by default. Settings are the run defaults (8 envs in
 lockstep, one learner update of a 32-episode batch per collected episode: the reference's ratio),
 except the budget, and evaluation only at the end.
@@ -38,8 +38,8 @@ from qmixbench.algos import resolve_config
 from qmixbench.config import RunSpec
 from qmixbench.train import _Run, train
 
-BUDGETS = {"multigrid": 20_000, "matrix/climbing-v0": 20_000, "matrix/two-step-v0": 8_000}
-QUICK = {"multigrid": 6_000, "matrix/climbing-v0": 8_000, "matrix/two-step-v0": 3_000}
+BUDGETS = {"multigrid/empty-5x5-v0": 20_000, "matrix/climbing-v0": 20_000, "matrix/two-step-v0": 8_000}
+QUICK = {"multigrid/empty-5x5-v0": 6_000, "matrix/climbing-v0": 8_000, "matrix/two-step-v0": 3_000}
 
 
 def env_only_steps_per_s(env: str, seconds: float = 2.0) -> float:

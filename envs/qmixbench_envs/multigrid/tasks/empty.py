@@ -8,9 +8,9 @@ Description:
     random directions. The episode ends in success as soon as any agent steps onto the goal. No
     coordination is needed beyond not blocking each other: this is the sanity check.
 
-    ``multigrid/empty-5x5-v0`` with two agents is the family default (``--env multigrid``): fixed
-    starts, a 25-step limit, and uniformly random play succeeds in about one episode in seven, so a
-    learner sees successes from the start. Random starts are markedly harder for memoryless or
+    ``multigrid/empty-5x5-v0`` with two agents is the smallest: fixed starts, a 25-step limit, and
+    uniformly random play succeeds in about one episode in seven, so a learner sees successes from the
+    start. Random starts are markedly harder for memoryless or
     briefly trained agents than they look: a 7x7 egocentric view ends at the agent's own row, so an
     agent facing a wall sees one row, and corners look alike (e.g. (1, 1) facing left and (3, 1)
     facing up in 5x5); a greedy policy without memory can turn in place forever.
