@@ -59,6 +59,7 @@ from typing import Any
 
 from qmixbench.config import RunSpec, TrainConfig, flatten, spec_record, to_dict
 from qmixbench.grid import arm_label, points, variant_name
+from qmixbench.interrupts import interrupt_on_sigterm
 from qmixbench.lock import ResultsLock
 from qmixbench.recorder import RUN_FILES, atomic_write_json, read_status, remove_stale_temp_files, run_dir
 from qmixbench.run_files import DamagedRunError, read_record, read_run, run_problem
@@ -455,7 +456,9 @@ def _child_main(
     )
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     try:
-        conn.send(run_job(spec, out, train_fn, resume, progress))
+        # The pool stops its workers with SIGTERM: their runs end "interrupted", not "running".
+        with interrupt_on_sigterm():
+            conn.send(run_job(spec, out, train_fn, resume, progress))
     finally:
         conn.close()
 

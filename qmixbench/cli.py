@@ -14,6 +14,7 @@ import logging
 import sys
 
 from qmixbench import __version__
+from qmixbench.interrupts import interrupt_on_sigterm
 
 DESCRIPTION = """\
 Benchmark cooperative multi-agent Q-learning (QMIX, VDN, IQL, CW/OW-QMIX, QPLEX) on PettingZoo
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        return int(module.main(args) or 0)
+        with interrupt_on_sigterm():  # a background sweep stopped with kill ends like Ctrl-C (qmixbench.interrupts)
+            return int(module.main(args) or 0)
     except UsageError as exc:
         print(f"qmixbench {args.command}: error: {exc}", file=sys.stderr)
         return 2

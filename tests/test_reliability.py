@@ -178,3 +178,40 @@ def test_sigint_to_a_serial_sweep_exits_130_and_records_interrupted(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted"
     assert read_status(metrics.parent)["status"] == "interrupted"
+
+
+def test_sigterm_to_a_background_pool_sweep_records_interrupted_and_resumes(tmp_path):
+    """`kill` (SIGTERM) of a sweep started in the background, where SIGINT is ignored: every running run
+    ends "interrupted" in its own status.json (written by its worker, not inferred from a dead pid),
+    the sweep exits 130, and --resume finishes both runs."""
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        f'envs = ["{ENV}"]\nalgos = ["qmix", "vdn"]\nseeds = [0]\n[budget]\nenv_steps = 800\n[eval]\ninterval = 100\n'
+        f'[env."{ENV}"]\nkwargs = {{ mode = "slow", delay = 0.2 }}\n'
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "qmixbench.cli", "run", "--suite", str(suite), "--out", str(out), *FAKE]
+    background = signal.SIG_IGN  # as a non-interactive shell starts `cmd &`: SIGINT ignored
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "2"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, background),
+    )
+    metrics = [run_dir(out, ENV, algo, 0) / "metrics.csv" for algo in ("qmix", "vdn")]
+    deadline = time.time() + 90
+    while not all(m.exists() for m in metrics):
+        assert proc.poll() is None and time.time() < deadline, "the sweep never got going"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # ignored, as in the background
+    time.sleep(0.5)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted"
+    assert [read_status(m.parent)["status"] for m in metrics] == ["interrupted", "interrupted"]
+    resumed = subprocess.run([*cmd, "--workers", "2", "--resume"], env=env, capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [read_status(m.parent)["status"] for m in metrics] == ["done", "done"]
