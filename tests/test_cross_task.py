@@ -93,9 +93,17 @@ def test_shipped_reference_points_match_the_games():
 
     refs = load_references(DEFAULT_FILE)
     assert sorted(refs) == sorted(
-        ["matrix/two-step-v0", "matrix/wqmix-one-step-v0", "matrix/climbing-v0", "matrix/penalty-v0"]
+        [
+            "matrix/two-step-v0",
+            "matrix/wqmix-one-step-v0",
+            "matrix/climbing-v0",
+            "matrix/penalty-v0",
+            "multigrid/two-step-vault-v0",
+        ]
     )
     for env_id, ref in refs.items():
+        if not env_id.startswith("matrix/"):
+            continue
         env = make(env_id)
         if env_id == "matrix/two-step-v0":  # agent_0's first action picks 2A or 2B with probability 1/2 each
             random = 0.5 * TWO_STEP_2A_PAYOFF + 0.5 * TWO_STEP_2B.mean()
@@ -113,6 +121,40 @@ def test_shipped_reference_points_match_the_games():
             total += rewards["agent_0"]
         returns.append(total)
     assert np.mean(returns) == pytest.approx(refs["matrix/two-step-v0"].random_return, abs=4 * np.std(returns) / 63)
+
+
+def test_the_vaults_reference_points_by_enumerating_every_joint_action_through_the_env():
+    """Random return: the mean over all 49 first joint actions and, where the raid goes on, all 49 second
+    ones (uniform play, exactly); optimum: the best sequence's return."""
+    import itertools
+
+    from qmixbench_envs import make
+
+    env_id = "multigrid/two-step-vault-v0"
+    ref = load_references(DEFAULT_FILE)[env_id]
+    env, joint = make(env_id), list(itertools.product(range(7), repeat=2))
+
+    def play(*steps):
+        env.reset(seed=0)
+        total = 0.0
+        for a0, a1 in steps:
+            _, rewards, _, _, _ = env.step({"agent_0": a0, "agent_1": a1})
+            total += rewards["agent_0"]
+        return total, not env.agents
+
+    firsts = []
+    best = -np.inf
+    for first in joint:
+        total, ended = play(first)
+        if ended:
+            firsts.append(total)
+            best = max(best, total)
+            continue
+        seconds = [play(first, second)[0] for second in joint]
+        firsts.append(float(np.mean(seconds)))
+        best = max(best, *seconds)
+    assert ref.random_return == pytest.approx(np.mean(firsts))
+    assert ref.best_return == best == 8 and ref.best_kind == "optimum"
 
 
 @pytest.mark.parametrize(
