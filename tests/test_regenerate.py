@@ -72,7 +72,9 @@ def test_quick_run_writes_every_file_with_header_and_ratios(tmp_path):
     speed = (out / "speed.md").read_text()
     train = _rows(speed, "multigrid") + _rows(speed, "matrix/")
     assert [(r[0], r[1]) for r in train] == [
-        (env, agent) for env in ("multigrid/empty-5x5-v0", "matrix/climbing-v0", "matrix/two-step-v0") for agent in ("gru", "mlp")
+        (env, agent)
+        for env in ("multigrid/empty-5x5-v0", "matrix/climbing-v0", "matrix/two-step-v0")
+        for agent in ("gru", "mlp")
     ]
     for row in train:  # x env = train / env-only
         assert _number(row[4]) == pytest.approx(_number(row[2]) / _number(row[3]), rel=0.01, abs=0.006)

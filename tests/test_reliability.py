@@ -168,7 +168,15 @@ def test_sigint_to_a_serial_sweep_exits_130_and_records_interrupted(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "qmixbench.cli", "run", "--suite", str(suite), "--out", str(out)]
-    proc = subprocess.Popen([*cmd, "--executor", "serial", *FAKE], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*cmd, "--executor", "serial", *FAKE],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C reaches a sweep run in the foreground; a test session started in the background
+        # (`cmd &` in a script) would hand its ignored SIGINT down, so set the foreground's default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     metrics = run_dir(out, ENV, "qmix", 0) / "metrics.csv"
     deadline = time.time() + 60
     while not metrics.exists():
