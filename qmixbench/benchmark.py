@@ -57,7 +57,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qmixbench.config import RunSpec, TrainConfig, flatten, spec_record, to_dict
+from qmixbench.config import RunSpec, TrainConfig, flatten, resume_key, spec_record, to_dict
 from qmixbench.grid import arm_label, points, variant_name
 from qmixbench.interrupts import interrupt_on_sigterm
 from qmixbench.lock import ResultsLock
@@ -625,9 +625,12 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
             continue
         recorded = files.job if files.job is not None else files.config_record
         if recorded is not None:
+            # Keys that only change speed (config.RESULT_NEUTRAL_KEYS) may differ, or be missing from a
+            # config written before they existed: the run still computes the same thing.
             old = recorded.get("config")
-            new = to_dict(spec.config)
-            if old is not None and old != new:
+            new = resume_key(to_dict(spec.config))
+            if old is not None and resume_key(old) != new:
+                old = resume_key(old)
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise BenchmarkError(
                     f"{directory} holds a run with a different config (keys: {', '.join(keys)}); use another --out"

@@ -121,6 +121,17 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+RESULT_NEUTRAL_KEYS = ("vector_env",)
+"""TrainConfig keys that change how fast a run goes, never what it computes (tested): a run may be resumed
+with them changed, and a config.json written before they existed still resumes."""
+
+
+def resume_key(config: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`to_dict` config without :data:`RESULT_NEUTRAL_KEYS`: what must match for ``--resume``
+    (the sweep's check before it schedules a run and the run's own check before it loads a checkpoint)."""
+    return {key: value for key, value in config.items() if key not in RESULT_NEUTRAL_KEYS}
+
+
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a (nested) config dataclass from :func:`to_dict` output; unknown keys are an error."""
     return apply_overrides(cls(), flatten(data))

@@ -42,7 +42,7 @@ from qmixbench.algos.mixers import build_mixer
 from qmixbench.algos.mixers.base import MixerShape
 from qmixbench.algos.networks import AgentNetwork, input_dim
 from qmixbench.buffer import EpisodeReplayBuffer
-from qmixbench.config import ConfigError, RunSpec, TrainConfig, spec_record, to_dict
+from qmixbench.config import ConfigError, RunSpec, TrainConfig, resume_key, spec_record, to_dict
 from qmixbench.env_batch import make_env_batch
 from qmixbench.evaluate import eval_seeds, run_greedy, save_agent
 from qmixbench.loggers import Trackers
@@ -230,16 +230,6 @@ class _Run:
         self.last_eval_step, self.elapsed_before = c["last_eval_step"], c["wall"]
 
 
-RESULT_NEUTRAL_KEYS = ("vector_env",)
-"""TrainConfig keys that change how fast a run goes, never what it computes (tested): a run may be resumed
-with them changed, and a config.json written before they existed still resumes."""
-
-
-def _training_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A config dict without :data:`RESULT_NEUTRAL_KEYS`: what must match for ``--resume``."""
-    return {key: value for key, value in config.items() if key not in RESULT_NEUTRAL_KEYS}
-
-
 def _config_record(spec: RunSpec, run: _Run) -> dict[str, Any]:
     return {
         **spec_record(spec),
@@ -317,7 +307,7 @@ def _train(spec: RunSpec, run: _Run, recorder: RunRecorder, resume: bool, progre
     resumed = resume and ckpt.exists()
     if resumed:
         saved = read_json(recorder.dir / "config.json")
-        if _training_config(saved["config"]) != _training_config(to_dict(cfg)) or saved["run"]["env"] != spec.env:
+        if resume_key(saved["config"]) != resume_key(to_dict(cfg)) or saved["run"]["env"] != spec.env:
             raise ConfigError(f"{recorder.dir} holds a run with a different config; resume needs the same one")
         try:
             run.restore(ckpt)

@@ -185,3 +185,23 @@ def test_kill_9_of_a_sweep_loses_little_and_resumes(tmp_path):
     for _, rows in table.groupby("algo"):
         assert rows["env_steps"].tolist() == list(range(100, 2001, 100))
     assert set(results.runs([out])["status"]) == {"done"}
+
+
+def test_resume_ignores_speed_only_keys_even_in_a_config_written_before_they_existed(tmp_path):
+    benchmark.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
+    directory = run_dir(tmp_path, spec().env, spec().algo, spec().seed)
+    edited = 0
+    for name in ("job.json", "config.json"):
+        path = directory / name
+        if path.exists():
+            record = json.loads(path.read_text())
+            if "vector_env" in record.get("config", {}):
+                del record["config"]["vector_env"]  # as a run made before the key existed wrote it
+                path.write_text(json.dumps(record))
+                edited += 1
+    assert edited >= 1
+    outcomes = benchmark.execute([spec(vector_env=False)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
+    assert [o.status for o in outcomes] == ["skipped"]  # the finished run counts as done, not rerun
+    # a key that changes what a run computes still blocks the resume, named in the error
+    with pytest.raises(benchmark.BenchmarkError, match=r"different config \(keys: lr\)"):
+        benchmark.execute([spec(lr=0.1)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
