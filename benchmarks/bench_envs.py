@@ -3,6 +3,7 @@
     python benchmarks/bench_envs.py                 # 20k steps per env, best of 3, markdown table
     python benchmarks/bench_envs.py --steps 5000 --repeats 1
     python benchmarks/bench_envs.py --random-success   # share of random episodes that succeed, per id
+    python benchmarks/bench_envs.py --random-return multigrid/collect-8x8-v0  # mean random return
     python benchmarks/bench_envs.py --external      # also each external family's default task, if installed
 
 Every env runs the same number of steps with uniformly random actions drawn beforehand (so the
@@ -133,6 +134,22 @@ def random_success(env_id: str, episodes: int, seed: int = 1) -> float:
     return successes / episodes
 
 
+def random_return(env_id: str, episodes: int, seed: int = 1) -> tuple[float, float]:
+    """Return the mean team return of ``episodes`` of uniformly random play (all 7 actions) and its
+    standard error: the "random" reference point of ``benchmarks/reference-scores.csv``."""
+    env, rng = make(env_id), np.random.default_rng(seed)
+    env.reset(seed=seed)
+    returns, total = [], 0.0
+    while len(returns) < episodes:
+        _, rewards, _, _, _ = env.step({a: int(rng.integers(7)) for a in env.agents})
+        total += rewards[env.possible_agents[0]]  # shared team reward: every agent's reward is the team's
+        if not env.agents:
+            returns.append(total)
+            total = 0.0
+            env.reset()
+    return float(np.mean(returns)), float(np.std(returns, ddof=1) / np.sqrt(episodes))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20_000, help="env steps per measurement")
@@ -141,8 +158,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--random-success", action="store_true", help="print each multigrid id's random-play success rate instead"
     )
+    parser.add_argument(
+        "--random-return",
+        metavar="ID[,ID...]",
+        help="print the mean team return of 10,000 episodes of uniformly random play of these ids instead",
+    )
     parser.add_argument("--external", action="store_true", help="also time each installed external family")
     args = parser.parse_args(argv)
+    if args.random_return:
+        print("| env | random return (10,000 episodes, 2 agents, seed 1) | standard error |\n|---|---|---|")
+        for env_id in args.random_return.split(","):
+            mean, se = random_return(env_id, 10_000)
+            print(f"| {env_id} | {mean!r} | {se:.2g} |", flush=True)
+        return
     if args.random_success:
         print("| env | random play succeeds (1,000 episodes, 2 agents) |\n|---|---|")
         for env_id in sorted(i for i in qmixbench_envs.ENV_SPECS if i.startswith("multigrid/")):

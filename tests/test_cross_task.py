@@ -99,6 +99,8 @@ def test_shipped_reference_points_match_the_games():
             "matrix/climbing-v0",
             "matrix/penalty-v0",
             "multigrid/two-step-vault-v0",
+            "multigrid/collect-8x8-v0",
+            "multigrid/empty-6x6-v0",
         ]
     )
     for env_id, ref in refs.items():
@@ -155,6 +157,60 @@ def test_the_vaults_reference_points_by_enumerating_every_joint_action_through_t
         best = max(best, *seconds)
     assert ref.random_return == pytest.approx(np.mean(firsts))
     assert ref.best_return == best == 8 and ref.best_kind == "optimum"
+
+
+def _random_returns(env_id: str, episodes: int, seed: int) -> np.ndarray:
+    """Team returns of uniformly random play, by a loop of its own (not the bench script's)."""
+    from qmixbench_envs import make
+
+    env, gen, out = make(env_id), np.random.default_rng(seed), []
+    for episode in range(episodes):
+        env.reset(seed=seed * 100_000 + episode)
+        total = 0.0
+        while env.agents:
+            _, rewards, _, _, _ = env.step({a: int(gen.integers(7)) for a in env.agents})
+            total += rewards["agent_0"]
+        out.append(total)
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("env_id", ["multigrid/collect-8x8-v0", "multigrid/empty-6x6-v0"])
+def test_measured_random_returns_agree_with_an_independent_sample(env_id):
+    """The shipped random return (10,000 episodes of the bench script) against 1,500 fresh episodes with
+    other seeds: within 4 standard errors of the fresh sample's mean."""
+    ref = load_references(DEFAULT_FILE)[env_id]
+    sample = _random_returns(env_id, 1_500, seed=7)
+    se = sample.std(ddof=1) / np.sqrt(len(sample))
+    assert abs(sample.mean() - ref.random_return) < 4 * se, (sample.mean(), se)
+
+
+def test_empty_6x6_optimum_by_searching_every_short_move_sequence():
+    """Reaching the goal ends the episode in success for the team, and the other agent can only get in the
+    way, so the team's fastest success is the fastest single agent's: search every sequence of left,
+    right and forward of each agent (the other standing still with ``done``) up to 7 steps."""
+    import itertools
+
+    from qmixbench_envs import make
+
+    env_id = "multigrid/empty-6x6-v0"
+    env, fastest = make(env_id), {}
+    for mover, other in (("agent_0", "agent_1"), ("agent_1", "agent_0")):
+        for length in range(1, 8):
+            found = None
+            for moves in itertools.product((0, 1, 2), repeat=length):
+                env.reset(seed=0)
+                for move in moves:
+                    _, rewards, _, _, infos = env.step({mover: move, other: 6})
+                    if not env.agents:
+                        break
+                if not env.agents and infos[mover]["success"]:
+                    found = rewards[mover]
+                    break
+            if found is not None:
+                fastest[mover] = (length, found)
+                break
+    assert fastest == {"agent_0": (7, pytest.approx(1 - 0.9 * 7 / 36)), "agent_1": (6, pytest.approx(0.85))}
+    assert load_references(DEFAULT_FILE)[env_id].best_return == pytest.approx(1 - 0.9 * 6 / 36)
 
 
 @pytest.mark.parametrize(
