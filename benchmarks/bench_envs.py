@@ -120,33 +120,34 @@ def measure_external(steps: int, repeats: int) -> tuple[list[tuple[str, int, flo
     return rows, skipped
 
 
-def random_success(env_id: str, episodes: int, seed: int = 1) -> float:
-    """Return the share of ``episodes`` of uniformly random play (all 7 actions) that end in success."""
+def random_episodes(env_id: str, episodes: int, seed: int = 1) -> tuple[list[float], list[bool]]:
+    """Play ``episodes`` of uniformly random play (all 7 actions) and return each episode's team return
+    and success flag."""
     env, rng = make(env_id), np.random.default_rng(seed)
     env.reset(seed=seed)
-    done = successes = 0
-    while done < episodes:
-        _, _, _, _, infos = env.step({a: int(rng.integers(7)) for a in env.agents})
+    returns: list[float] = []
+    successes: list[bool] = []
+    total = 0.0
+    while len(returns) < episodes:
+        _, rewards, _, _, infos = env.step({a: int(rng.integers(7)) for a in env.agents})
+        total += rewards[env.possible_agents[0]]  # shared team reward: every agent's reward is the team's
         if not env.agents:
-            done += 1
-            successes += infos[env.possible_agents[0]]["success"]
+            returns.append(total)
+            successes.append(bool(infos[env.possible_agents[0]]["success"]))
+            total = 0.0
             env.reset()
-    return successes / episodes
+    return returns, successes
+
+
+def random_success(env_id: str, episodes: int, seed: int = 1) -> float:
+    """Return the share of ``episodes`` of uniformly random play (all 7 actions) that end in success."""
+    return sum(random_episodes(env_id, episodes, seed)[1]) / episodes
 
 
 def random_return(env_id: str, episodes: int, seed: int = 1) -> tuple[float, float]:
     """Return the mean team return of ``episodes`` of uniformly random play (all 7 actions) and its
     standard error: the "random" reference point of ``benchmarks/reference-scores.csv``."""
-    env, rng = make(env_id), np.random.default_rng(seed)
-    env.reset(seed=seed)
-    returns, total = [], 0.0
-    while len(returns) < episodes:
-        _, rewards, _, _, _ = env.step({a: int(rng.integers(7)) for a in env.agents})
-        total += rewards[env.possible_agents[0]]  # shared team reward: every agent's reward is the team's
-        if not env.agents:
-            returns.append(total)
-            total = 0.0
-            env.reset()
+    returns = random_episodes(env_id, episodes, seed)[0]
     return float(np.mean(returns)), float(np.std(returns, ddof=1) / np.sqrt(episodes))
 
 

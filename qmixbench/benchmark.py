@@ -629,8 +629,8 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
             # config written before they existed: the run still computes the same thing.
             old = recorded.get("config")
             new = resume_key(to_dict(spec.config))
-            if old is not None and resume_key(old) != new:
-                old = resume_key(old)
+            old = resume_key(old) if old is not None else new
+            if old != new:
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise BenchmarkError(
                     f"{directory} holds a run with a different config (keys: {', '.join(keys)}); use another --out"
