@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.random_return:
         print("| env | random return (10,000 episodes, 2 agents, seed 1) | standard error |\n|---|---|---|")
         for env_id in args.random_return.split(","):
-            mean, se = random_return(env_id, 10_000)
+            try:
+                mean, se = random_return(env_id, 10_000)
+            except KeyError as exc:  # an unknown id: the registry's message lists the valid ones
+                parser.error(str(exc.args[0]) if exc.args else str(exc))
             print(f"| {env_id} | {mean!r} | {se:.2g} |", flush=True)
         return
     if args.random_success:
