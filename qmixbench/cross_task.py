@@ -91,7 +91,7 @@ def score_matrices(
     if len(shared) < len(tasks):
         notes.append(
             f"{', '.join(t for t in tasks if t not in shared)}: not run by every arm, left out so that every "
-            "arm is aggregated over the same tasks"
+            "arm is aggregated over the same tasks (`report --algos` picks the arms to aggregate)"
         )
     normalised = pd.DataFrame(
         {

@@ -298,3 +298,31 @@ def test_report_command_writes_the_cross_task_outputs(tmp_path, capsys):
     refs.write_text("env,random\n")
     assert main(argv) == 2
     assert "columns must be env, random_return" in capsys.readouterr().err
+
+
+def test_report_algos_and_envs_pick_the_arms_and_tasks_aggregated(tmp_path, capsys):
+    # qmix and vdn ran two tasks, iql only one: over all three arms the aggregate has one task; choosing
+    # qmix and vdn brings the second task back, and only their rows reach the tables.
+    make_results(tmp_path, envs=("matrix/two-step-v0", "matrix/climbing-v0"), algos=("qmix", "vdn"), seeds=(0, 1))
+    make_results(tmp_path, envs=("matrix/two-step-v0",), algos=("iql",), seeds=(0, 1))
+    refs = tmp_path / "refs.csv"
+    refs.write_text(
+        "env,random_return,best_return,best_kind,source\n"
+        "matrix/two-step-v0,4.75,8,optimum,x\nmatrix/climbing-v0,0,10,optimum,y\n"
+    )
+    base = ["report", str(tmp_path), "--reps", "50", "--references", str(refs)]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "Across 1 task(s)" in out and "matrix/climbing-v0: not run by every arm" in out
+    assert main([*base, "--algos", "qmix,vdn", "--csv", str(tmp_path / "qv.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "Across 2 task(s)" in out and "not run by every arm" not in out
+    summary = (tmp_path / "qv.csv").read_text()
+    assert "qmix" in summary and "vdn" in summary and "iql" not in summary
+    aggregates = (tmp_path / "qv_aggregates.csv").read_text()
+    assert "iql" not in aggregates and "qmix" in aggregates
+    assert main([*base, "--envs", "matrix/climbing-v0", "--csv", str(tmp_path / "c.csv")]) == 0
+    capsys.readouterr()
+    assert "two-step" not in (tmp_path / "c.csv").read_text()
+    assert main([*base, "--algos", "qmix,qplex"]) == 2
+    assert "--algos: no runs of qplex; valid: iql, qmix, vdn" in capsys.readouterr().err

@@ -5,6 +5,7 @@ Examples::
     qmixbench report results/matrix
     qmixbench report results/a results/b --group-by env,algo,config.lr --sort=-return_iqm
     qmixbench report results/reference/papoudakis2021 --published benchmarks/published/papoudakis2021.csv
+    qmixbench report results/reference/multigrid-core --algos qmix,vdn,iql --md out/report.md --csv out/report.csv
     qmixbench report results/smoke --columns seeds,return_iqm,iqm_ci_low,iqm_ci_high --csv out.csv --md out/report.md
     qmixbench report results/matrix --references benchmarks/reference-scores.csv --marl-eval results/matrix/marl-eval.json
 """
@@ -27,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="columns to group runs by (default env,algo, and variant when the runs include a config grid; "
         "any config.<key> works, e.g. config.lr)",
     )
+    parser.add_argument(
+        "--algos",
+        metavar="LIST",
+        help="report only these algorithms (comma-separated, as named in the runs); the cross-task aggregates "
+        "then take every task these algorithms all ran",
+    )
+    parser.add_argument("--envs", metavar="LIST", help="report only these env ids (comma-separated)")
     parser.add_argument(
         "--sort", metavar="COL", help="sort the summary by a column; prefix - for descending (e.g. -return_iqm)"
     )
@@ -78,6 +86,20 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _select(tables: tuple[Any, Any], column: str, wanted: str | None, option: str) -> tuple[Any, Any]:
+    """Keep the rows of both tables whose ``column`` is in the comma-separated ``wanted`` (None: all).
+
+    A name no run has is an error naming the valid ones, never an empty report."""
+    if wanted is None:
+        return tables
+    names = _split(wanted)
+    present = sorted(set(tables[1][column]))
+    unknown = [n for n in names if n not in present]
+    if unknown or not names:
+        raise UsageError(f"{option}: no runs of {', '.join(unknown) or repr(wanted)}; valid: {', '.join(present)}")
+    return tuple(t[t[column].isin(names)].reset_index(drop=True) for t in tables)  # type: ignore[return-value]
+
+
 def _cross_task(args: argparse.Namespace, table: Any) -> tuple[Any, Any, dict[str, Any], str]:
     """(cross-task matrices, aggregate table, reference points, their file) or Nones when no file is there."""
     from qmixbench import cross_task
@@ -92,7 +114,11 @@ def _cross_task(args: argparse.Namespace, table: Any) -> tuple[Any, Any, dict[st
         raise UsageError(str(exc)) from exc
     cross = cross_task.score_matrices(table, references, include_incomplete=args.include_incomplete)
     aggregates = cross_task.aggregate_table(cross, reps=args.reps, seed=args.seed) if cross.matrices else None
-    return cross, aggregates, references, str(path)
+    try:  # name the file as the user would type it: relative to the working directory when inside it
+        shown = str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(path)
+    return cross, aggregates, references, shown
 
 
 def main(args: argparse.Namespace) -> int:
@@ -112,6 +138,8 @@ def main(args: argparse.Namespace) -> int:
     print_damaged(damaged)
     if run_table.empty:
         raise UsageError(f"no {'readable ' if damaged else ''}runs found under {', '.join(map(str, args.paths))}")
+    table, run_table = _select((table, run_table), "algo", args.algos, "--algos")
+    table, run_table = _select((table, run_table), "env", args.envs, "--envs")
     export = None
     if args.marl_eval:  # before any file is written: an export marl-eval would misread stops the command
         try:
