@@ -23,6 +23,7 @@ _API: dict[str, str] = {
     "run": "qmixbench.api",
     "make_env": "qmixbench.api",
     "RunFailedError": "qmixbench.api",
+    "QmixbenchError": "qmixbench.errors",
     "load_policy": "qmixbench.policy",
     "Policy": "qmixbench.policy",
 }

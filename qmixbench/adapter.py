@@ -51,6 +51,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
 
 from qmixbench.entry_points import EnvSpecError, call_factory, load_factory, parse_env_string
+from qmixbench.errors import QmixbenchError
 from qmixbench.watchdog import CONSTRUCTION, ENV_CALLS, RESET, STEP
 
 __all__ = [
@@ -69,7 +70,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class EnvCompatibilityError(ValueError):
+class EnvCompatibilityError(QmixbenchError, ValueError):
     """The env cannot be run by qmixbench; the message says why and what would fix it."""
 
 

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from qmixbench.errors import QmixbenchError
 
-class RunFailedError(RuntimeError):
+
+class RunFailedError(QmixbenchError, RuntimeError):
     """A run that failed; the message is its one-line error (the traceback is in its status.json)."""
 
 

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from qmixbench.config import RunSpec, TrainConfig, flatten, resume_key, spec_record, to_dict
+from qmixbench.errors import QmixbenchError
 from qmixbench.grid import arm_label, points, variant_name
 from qmixbench.interrupts import interrupt_on_sigterm
 from qmixbench.lock import ResultsLock
@@ -73,7 +74,7 @@ EXECUTORS = ("process", "serial", "ray")
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(QmixbenchError, ValueError):
     """A sweep that cannot start (bad names, an occupied output directory, a missing extra)."""
 
 

@@ -14,6 +14,7 @@ import logging
 import sys
 
 from qmixbench import __version__
+from qmixbench.errors import QmixbenchError
 from qmixbench.interrupts import interrupt_on_sigterm
 
 DESCRIPTION = """\
@@ -41,7 +42,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class UsageError(Exception):
+class UsageError(QmixbenchError):
     """Bad input from the user: printed as one line, exit status 2."""
 
 

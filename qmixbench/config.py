@@ -17,8 +17,10 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from qmixbench.errors import QmixbenchError
 
-class ConfigError(ValueError):
+
+class ConfigError(QmixbenchError, ValueError):
     """An unknown key or a value of the wrong type; the message lists what is valid."""
 
 

@@ -30,8 +30,10 @@ from typing import Any
 
 from pettingzoo import AECEnv, ParallelEnv
 
+from qmixbench.errors import QmixbenchError
 
-class EnvSpecError(ValueError):
+
+class EnvSpecError(QmixbenchError, ValueError):
     """An env string (entry point or keyword arguments) names nothing that can be built; says why."""
 
 

@@ -25,8 +25,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from qmixbench.errors import QmixbenchError
 
-class GridError(ValueError):
+
+class GridError(QmixbenchError, ValueError):
     """A malformed grid: the message names the key and what is valid."""
 
 

@@ -33,6 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from qmixbench.errors import QmixbenchError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 LOCK_FILE = ".qmixbench.lock"
 
 
-class ResultsDirError(ValueError):
+class ResultsDirError(QmixbenchError, ValueError):
     """A results directory that cannot be used: held by a live command, not a directory, or not writable."""
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from qmixbench.config import flatten
+from qmixbench.errors import QmixbenchError
 
 TRACKER_NAMES: dict[str, str] = {
     "episodes": "train/episodes",
@@ -50,7 +51,7 @@ TRACKER_NAMES: dict[str, str] = {
 """metrics.csv column -> tracker metric name (every column but ``env_steps``, the x axis)."""
 
 
-class TrackerError(ValueError):
+class TrackerError(QmixbenchError, ValueError):
     """An unknown tracker name, or a tracker whose package is not installed; one line saying what to do."""
 
 

@@ -42,12 +42,13 @@ from typing import Any
 
 import pandas as pd
 
+from qmixbench.errors import QmixbenchError
 from qmixbench.grid import arm_label
 
 ABSOLUTE = "absolute_metrics"
 
 
-class ExportError(ValueError):
+class ExportError(QmixbenchError, ValueError):
     """The runs cannot be written so that marl-eval reads them as distinct environments, tasks or arms."""
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qmixbench.errors import QmixbenchError
 from qmixbench.recorder import read_json
 
 PUBLISHED_COLUMNS: tuple[str, ...] = (
@@ -68,7 +69,7 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
 """Columns of :func:`compare`'s table. ``inside``: our value lies in the published interval."""
 
 
-class PublishedError(ValueError):
+class PublishedError(QmixbenchError, ValueError):
     """A published-numbers file or a run that cannot be compared; the message says what is wrong."""
 
 

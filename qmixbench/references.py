@@ -29,13 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from qmixbench.errors import QmixbenchError
+
 COLUMNS = ("env", "random_return", "best_return", "best_kind", "source")
 BEST_KINDS = ("optimum", "best-known")
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference-scores.csv"
 """The reference points shipped in the source tree (absent from a wheel install: pass ``--references``)."""
 
 
-class ReferenceError(ValueError):
+class ReferenceError(QmixbenchError, ValueError):
     """A reference-points file that cannot be used; the message names the file, the line and what is valid."""
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from qmixbench import run_files
 from qmixbench.config import TrainConfig, flatten, valid_keys
+from qmixbench.errors import QmixbenchError
 from qmixbench.recorder import METRIC_COLUMNS
 from qmixbench.run_files import CONFIG_FILE, RECORD_FILES, DamagedRunError, RunFiles, read_record, read_run
 
@@ -71,7 +72,7 @@ REQUIRED_METRICS = run_files.REQUIRED_METRICS
 STATUSES = ("done", "failed", "running", "interrupted", "pending")
 
 
-class SchemaError(ValueError):
+class SchemaError(QmixbenchError, ValueError):
     """A results table or file that does not have the documented columns and types."""
 
 

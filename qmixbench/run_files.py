@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qmixbench.errors import QmixbenchError
 from qmixbench.recorder import STATUSES
 
 STATUS_FILE = "status.json"
@@ -43,7 +44,7 @@ RECORD_FILES = (STATUS_FILE, CONFIG_FILE, JOB_FILE)
 REQUIRED_METRICS = ("env_steps", "eval_return_mean")
 
 
-class DamagedRunError(ValueError):
+class DamagedRunError(QmixbenchError, ValueError):
     """A run directory whose files cannot be read or contradict each other; the message starts with the file."""
 
 

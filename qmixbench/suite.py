@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from qmixbench.config import ConfigError, TrainConfig, apply_overrides, flatten, to_dict
+from qmixbench.errors import QmixbenchError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,7 +73,7 @@ ENV_KEYS = ("budget", "eval", "overrides", "kwargs", "team_reward")
 TEAM_REWARDS = ("auto", "shared", "sum")
 
 
-class SuiteError(ValueError):
+class SuiteError(QmixbenchError, ValueError):
     """A suite file that cannot be read; the message names the file, the key and what is valid."""
 
 

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from qmixbench.errors import QmixbenchError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_RUN_TIMEOUT_S = 86_400.0
@@ -48,7 +50,7 @@ CONSTRUCTION, RESET, STEP = 1.0, 2.0, 3.0
 CALL_NAMES = {CONSTRUCTION: "env construction", RESET: "env reset", STEP: "env step"}
 
 
-class HangError(RuntimeError):
+class HangError(QmixbenchError, RuntimeError):
     """A run or an env call overran its time limit (raised in the main thread by the watchdog)."""
 
 

@@ -53,9 +53,10 @@ from qmixbench.algos.mixers.base import Mixer, TDContext
 from qmixbench.algos.networks import AgentNetwork, build_inputs, unroll_pair
 from qmixbench.buffer import EpisodeBatch
 from qmixbench.config import TrainConfig
+from qmixbench.errors import QmixbenchError
 
 
-class DivergenceError(FloatingPointError):
+class DivergenceError(QmixbenchError, FloatingPointError):
     """The TD loss became NaN or infinite."""
 
 
