@@ -139,9 +139,11 @@ def random_episodes(env_id: str, episodes: int, seed: int = 1) -> tuple[list[flo
     return returns, successes
 
 
-def random_success(env_id: str, episodes: int, seed: int = 1) -> float:
-    """Return the share of ``episodes`` of uniformly random play (all 7 actions) that end in success."""
-    return sum(random_episodes(env_id, episodes, seed)[1]) / episodes
+def random_success(env_id: str, episodes: int, seed: int = 1) -> tuple[float, float]:
+    """Return the share of ``episodes`` of uniformly random play (all 7 actions) that end in success and
+    its binomial standard error sqrt(p (1 - p) / n)."""
+    share = sum(random_episodes(env_id, episodes, seed)[1]) / episodes
+    return share, float(np.sqrt(share * (1 - share) / episodes))
 
 
 def random_return(env_id: str, episodes: int, seed: int = 1) -> tuple[float, float]:
@@ -157,7 +159,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="measurements per env; the best is reported")
     parser.add_argument("--agents", default="2,4", help="comma-separated agent counts")
     parser.add_argument(
-        "--random-success", action="store_true", help="print each multigrid id's random-play success rate instead"
+        "--random-success",
+        action="store_true",
+        help="print each multigrid id's random-play success rate (10,000 episodes) instead",
     )
     parser.add_argument(
         "--random-return",
@@ -176,9 +180,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {env_id} | {mean!r} | {se:.2g} |", flush=True)
         return
     if args.random_success:
-        print("| env | random play succeeds (1,000 episodes, 2 agents) |\n|---|---|")
+        print("| env | random play succeeds (10,000 episodes, 2 agents, seed 1) | standard error |\n|---|---|---|")
         for env_id in sorted(i for i in qmixbench_envs.ENV_SPECS if i.startswith("multigrid/")):
-            print(f"| {env_id} | {random_success(env_id, 1000):.1%} |", flush=True)
+            share, se = random_success(env_id, 10_000)
+            print(f"| {env_id} | {share:.2%} | {se:.2%} |", flush=True)
         return
     counts = [int(n) for n in args.agents.split(",")]
     reference, rows = measure(args.steps, args.repeats, counts)
