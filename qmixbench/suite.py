@@ -167,7 +167,7 @@ def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
 
 def _seeds(path: Path, value: Any) -> tuple[int, ...]:
     """A list of seeds, or a string in ``--seeds``' syntax (``"0-4"``): the same meaning as on the command line."""
-    from qmixbench.benchmark import BenchmarkError, check_seeds, parse_seeds
+    from qmixbench.sweep import BenchmarkError, check_seeds, parse_seeds
 
     if isinstance(value, int) and not isinstance(value, bool):
         # Earlier suites wrote a count here (seeds = 5: seeds 0..4), while --seeds 5 is seed 5; a bare
