@@ -34,14 +34,13 @@ from typing import Any
 
 from qmixbench.config import RunSpec, resume_key, spec_record, to_dict
 from qmixbench.recorder import RUN_FILES, atomic_write_json, read_status, run_dir
-from qmixbench.run_files import DamagedRunError, read_record, read_run, run_problem
+from qmixbench.run_files import JOB_FILE, RECORD_FILES, DamagedRunError, read_record, read_run, run_problem
 from qmixbench.sweep.expansion import BenchmarkError
 from qmixbench.watchdog import Limits, run_limits
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TRAIN = "qmixbench.train:train"
-JOB_FILE = "job.json"  # the same name qmixbench.results reads (kept here so workers never import pandas)
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
     done: list[RunSpec] = []
     for spec in specs:
         directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
-        existing = [n for n in ("status.json", "config.json", JOB_FILE) if (directory / n).exists()]
+        existing = [n for n in RECORD_FILES if (directory / n).exists()]
         if not existing:
             todo.append(spec)
             continue
