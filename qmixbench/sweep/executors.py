@@ -32,9 +32,10 @@ import multiprocessing.connection
 import os
 import threading
 import time
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from qmixbench.config import RunSpec
 from qmixbench.grid import arm_label
@@ -47,7 +48,9 @@ from qmixbench.watchdog import ENV_CALLS, Limits, env_call_in
 
 log = logging.getLogger(__name__)
 
-EXECUTORS = ("process", "serial", "ray")
+Executor = Literal["process", "serial", "ray"]
+"""The executors :func:`execute` offers."""
+EXECUTORS: tuple[str, ...] = typing.get_args(Executor)
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
@@ -231,7 +234,7 @@ def available_cores() -> int:
 def execute(
     specs: Sequence[RunSpec],
     out: Path | str,
-    executor: str = "process",
+    executor: Executor = "process",
     workers: int | None = None,
     address: str | None = None,
     resume: bool = False,
