@@ -48,7 +48,7 @@ def run(
 
     Raises:
         RunFailedError: the run failed (its error; the traceback is in the run's status.json).
-        qmixbench.config.ConfigError, qmixbench.sweep.BenchmarkError, qmixbench_envs.UnknownEnvError:
+        qmixbench.config.ConfigError, qmixbench.sweep.SweepError, qmixbench_envs.UnknownEnvError:
             a bad name, key or value (one line saying what is valid).
     """
     from qmixbench import sweep

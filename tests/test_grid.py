@@ -56,11 +56,11 @@ def test_variant_names_are_read_from_the_resolved_config():
 @pytest.mark.parametrize(
     ("grid", "overrides", "error", "message"),
     [
-        ({"lr": ["1e-3", "0.001"]}, None, sweep.BenchmarkError, "give qmix the same config"),
+        ({"lr": ["1e-3", "0.001"]}, None, sweep.SweepError, "give qmix the same config"),
         ({"lr": ["-1"]}, None, ConfigError, "lr must be a finite number > 0, got -1.0"),
         ({"lr": ["fast"]}, None, ConfigError, "lr: cannot read 'fast'"),
         ({"lrr": ["1"]}, None, ConfigError, "unknown config key 'lrr'"),
-        ({"lr": ["1e-3"]}, {"lr": "1e-4"}, sweep.BenchmarkError, "lr: set by both --set and the grid"),
+        ({"lr": ["1e-3"]}, {"lr": "1e-4"}, sweep.SweepError, "lr: set by both --set and the grid"),
     ],
 )
 def test_grid_values_are_checked_before_any_run(grid, overrides, error, message):
@@ -69,7 +69,7 @@ def test_grid_values_are_checked_before_any_run(grid, overrides, error, message)
 
 
 def test_a_mixer_key_that_fits_no_chosen_algorithm_is_refused():
-    with pytest.raises(sweep.BenchmarkError, match=r"mixer.embed_dim fit none of the chosen algorithms \(vdn\)"):
+    with pytest.raises(sweep.SweepError, match=r"mixer.embed_dim fit none of the chosen algorithms \(vdn\)"):
         sweep.expand([ENV], ["vdn"], [0], grid={"mixer.embed_dim": ["32", "64"]})
 
 

@@ -57,7 +57,7 @@ def test_expand_records_the_protocol_in_each_spec_and_job_file(tmp_path):
     specs = sweep.expand([LBF], ["qmix"], [0], protocol="papoudakis2021")
     assert specs[0].protocol == "papoudakis2021" and specs[0].config.eval_episodes == 100
     assert sweep.expand([LBF], ["qmix"], [0])[0].protocol == ""
-    with pytest.raises(sweep.BenchmarkError):
+    with pytest.raises(sweep.SweepError):
         sweep.expand([LBF], ["qmix"], [0], resolve=lambda a, e, o: TrainConfig(), protocol="papoudakis2021")
 
 

@@ -52,7 +52,7 @@ def test_expand_globs_dedupes_and_reports_unknown_names():
         sweep.expand_envs(["matrix/two-stp-v0"])
     with pytest.raises(UnknownEnvError, match="matches no registered id"):
         sweep.expand_envs(["nothing/*"])
-    with pytest.raises(sweep.BenchmarkError, match="unknown algorithm 'qmixx'; valid: qmix, vdn, iql"):
+    with pytest.raises(sweep.SweepError, match="unknown algorithm 'qmixx'; valid: qmix, vdn, iql"):
         sweep.check_algos(["qmixx"])
 
 
@@ -92,11 +92,11 @@ def test_process_pool_isolates_crashes(tmp_path):
 
 def test_refuses_to_overwrite_and_checks_config_on_resume(tmp_path):
     sweep.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
-    with pytest.raises(sweep.BenchmarkError, match="already holds runs .* pass --resume"):
+    with pytest.raises(sweep.SweepError, match="already holds runs .* pass --resume"):
         sweep.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
-    with pytest.raises(sweep.BenchmarkError, match=r"different config \(keys: lr\)"):
+    with pytest.raises(sweep.SweepError, match=r"different config \(keys: lr\)"):
         sweep.execute([spec(lr=0.1)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
-    with pytest.raises(sweep.BenchmarkError, match="unknown executor 'threads'; valid: process, serial, ray"):
+    with pytest.raises(sweep.SweepError, match="unknown executor 'threads'; valid: process, serial, ray"):
         sweep.execute([spec()], tmp_path, executor="threads", train_fn=FAKE)
 
 
@@ -131,7 +131,7 @@ def test_ray_executor_on_a_local_instance(tmp_path, monkeypatch):
 
 def test_ray_missing_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    with pytest.raises(sweep.BenchmarkError, match=r"pip install 'qmixbench\[ray\]'"):
+    with pytest.raises(sweep.SweepError, match=r"pip install 'qmixbench\[ray\]'"):
         sweep.execute([spec()], tmp_path, executor="ray", train_fn=FAKE)
 
 
@@ -203,5 +203,5 @@ def test_resume_ignores_speed_only_keys_even_in_a_config_written_before_they_exi
     outcomes = sweep.execute([spec(vector_env=False)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
     assert [o.status for o in outcomes] == ["skipped"]  # the finished run counts as done, not rerun
     # a key that changes what a run computes still blocks the resume, named in the error
-    with pytest.raises(sweep.BenchmarkError, match=r"different config \(keys: lr\)"):
+    with pytest.raises(sweep.SweepError, match=r"different config \(keys: lr\)"):
         sweep.execute([spec(lr=0.1)], tmp_path, executor="serial", train_fn=FAKE, resume=True)

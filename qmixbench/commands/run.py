@@ -134,11 +134,11 @@ def _split(text: str) -> list[str]:
 
 
 def _seeds(text: str) -> list[int]:
-    from qmixbench.sweep import BenchmarkError, parse_seeds
+    from qmixbench.sweep import SweepError, parse_seeds
 
     try:
         return parse_seeds(text)
-    except BenchmarkError as exc:
+    except SweepError as exc:
         raise UsageError(f"--seeds {text}: {exc}") from exc
 
 
@@ -232,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
         ConfigError,
         UnknownEnvError,
         EnvSpecError,
-        sweep.BenchmarkError,
+        sweep.SweepError,
         ResultsDirError,
         results.SchemaError,
         TrackerError,

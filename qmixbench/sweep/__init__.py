@@ -23,7 +23,7 @@ from __future__ import annotations
 from qmixbench.sweep.executors import EXECUTORS, THREAD_ENV, available_cores, execute
 from qmixbench.sweep.expansion import (
     MAX_SEED,
-    BenchmarkError,
+    SweepError,
     algorithm_names,
     check_algos,
     check_envs,
@@ -41,7 +41,7 @@ __all__ = [
     "JOB_FILE",
     "MAX_SEED",
     "THREAD_ENV",
-    "BenchmarkError",
+    "SweepError",
     "RunOutcome",
     "algorithm_names",
     "available_cores",

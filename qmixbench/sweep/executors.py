@@ -42,7 +42,7 @@ from qmixbench.grid import arm_label
 from qmixbench.interrupts import interrupt_on_sigterm
 from qmixbench.lock import ResultsLock
 from qmixbench.recorder import remove_stale_temp_files, run_dir
-from qmixbench.sweep.expansion import BenchmarkError
+from qmixbench.sweep.expansion import SweepError
 from qmixbench.sweep.jobs import DEFAULT_TRAIN, RunOutcome, _failed, plan, run_job
 from qmixbench.watchdog import ENV_CALLS, Limits, env_call_in
 
@@ -190,7 +190,7 @@ def _run_ray(
     try:
         import ray
     except ImportError as exc:
-        raise BenchmarkError("--executor ray needs Ray, the optional extra: pip install 'qmixbench[ray]'") from exc
+        raise SweepError("--executor ray needs Ray, the optional extra: pip install 'qmixbench[ray]'") from exc
     started_here = not ray.is_initialized()
     if started_here:
         init: dict[str, Any] = {
@@ -203,7 +203,7 @@ def _run_ray(
         try:
             ray.init(**init)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise BenchmarkError(
+            raise SweepError(
                 f"cannot start or reach Ray (address {address or 'local'}): {exc}".splitlines()[0]
             ) from exc
     try:
@@ -267,9 +267,9 @@ def execute(
         with ResultsLock(out) as held:
             return execute(specs, out, executor, workers, address, resume, train_fn, limits=limits, lock=held)
     if executor not in EXECUTORS:
-        raise BenchmarkError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+        raise SweepError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
-        raise BenchmarkError(f"--workers must be >= 1, got {workers}")
+        raise SweepError(f"--workers must be >= 1, got {workers}")
     todo, done = plan(specs, out, resume)
     outcomes: dict[tuple[str, str, str, int], RunOutcome] = {}  # (env, algo, variant, seed)
     for spec in done:

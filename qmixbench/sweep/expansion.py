@@ -5,7 +5,7 @@ Correctness-critical decision made here:
 * **Bad envs fail once.** Before any run starts, :func:`check_envs` builds each distinct env and its
   arguments once, so a bad argument fails the sweep once, up front, not every run.
 
-:class:`BenchmarkError`, the error of a sweep that cannot start, is defined here; every module of
+:class:`SweepError`, the error of a sweep that cannot start, is defined here; every module of
 :mod:`qmixbench.sweep` raises it.
 
 This module imports no torch and no pandas: only the worker's ``train()`` does.
@@ -26,7 +26,7 @@ from qmixbench.grid import points, variant_name
 from qmixbench.watchdog import Limits, run_limits
 
 
-class BenchmarkError(QmixbenchError, ValueError):
+class SweepError(QmixbenchError, ValueError):
     """A sweep that cannot start (bad names, an occupied output directory, a missing extra)."""
 
 
@@ -79,11 +79,11 @@ def check_algos(names: Iterable[str]) -> list[str]:
     out = []
     names = list(names)
     if not names:
-        raise BenchmarkError(f"no algorithm given; valid: {', '.join(valid)}")
+        raise SweepError(f"no algorithm given; valid: {', '.join(valid)}")
     for name in names:
         name = name.strip()
         if name not in valid:
-            raise BenchmarkError(f"unknown algorithm {name!r}; valid: {', '.join(valid)}")
+            raise SweepError(f"unknown algorithm {name!r}; valid: {', '.join(valid)}")
         if name not in out:
             out.append(name)
     return out
@@ -98,18 +98,18 @@ def check_seeds(seeds: Iterable[int]) -> list[int]:
     would train the same run directory twice at once).
 
     Raises:
-        BenchmarkError: naming the bad seed and what is valid.
+        SweepError: naming the bad seed and what is valid.
     """
     out: list[int] = []
     for seed in seeds:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
-            raise BenchmarkError(f"seed {seed!r} is not valid; seeds are integers in [0, {MAX_SEED}]")
+            raise SweepError(f"seed {seed!r} is not valid; seeds are integers in [0, {MAX_SEED}]")
         seed = int(seed)
         if seed in out:
-            raise BenchmarkError(f"seed {seed} is given twice; each seed names one run")
+            raise SweepError(f"seed {seed} is given twice; each seed names one run")
         out.append(seed)
     if not out:
-        raise BenchmarkError("no seed given; give at least one integer seed")
+        raise SweepError("no seed given; give at least one integer seed")
     return out
 
 
@@ -123,7 +123,7 @@ def parse_seeds(text: str) -> list[int]:
     ``"5"`` is seed 5, never five seeds.
 
     Raises:
-        BenchmarkError: naming the item that is not a seed or a range, or a bad seed (:func:`check_seeds`).
+        SweepError: naming the item that is not a seed or a range, or a bad seed (:func:`check_seeds`).
     """
     seeds: list[int] = []
     for item in (t.strip() for t in text.split(",")):
@@ -131,14 +131,14 @@ def parse_seeds(text: str) -> list[int]:
             continue
         match = _SEED_ITEM.fullmatch(item)
         if match is None:
-            raise BenchmarkError(f"{item!r} is neither a seed nor a range; write e.g. 0,1,2 or 0-4 (seeds 0 to 4)")
+            raise SweepError(f"{item!r} is neither a seed nor a range; write e.g. 0,1,2 or 0-4 (seeds 0 to 4)")
         lo = int(match[1])
         hi = int(match[2]) if match[2] is not None else lo
         if hi < lo:
-            raise BenchmarkError(f"range {item!r} runs backwards; write it low-high, e.g. 0-4")
+            raise SweepError(f"range {item!r} runs backwards; write it low-high, e.g. 0-4")
         seeds += range(lo, hi + 1)
     if not seeds:
-        raise BenchmarkError(f"{text!r} names no seed; write e.g. 0,1,2 or 0-4 (seeds 0 to 4)")
+        raise SweepError(f"{text!r} names no seed; write e.g. 0,1,2 or 0-4 (seeds 0 to 4)")
     return check_seeds(seeds)
 
 
@@ -176,20 +176,20 @@ def expand(
             its run's resolved config holds; None (the default) or ``{}`` for no variants.
 
     Raises:
-        UnknownEnvError, BenchmarkError, ConfigError: with one line that lists what is valid.
+        UnknownEnvError, SweepError, ConfigError: with one line that lists what is valid.
     """
     if protocol and resolve is not None:
-        raise BenchmarkError("a protocol is applied by the default resolve; pass one or the other")
+        raise SweepError("a protocol is applied by the default resolve; pass one or the other")
     resolve = resolve or (lambda a, e, o: default_resolve(a, e, o, protocol))
     seeds = check_seeds(seeds)
     algos = check_algos(algos)
     env_ids = expand_envs(envs)
     if not env_ids:
-        raise BenchmarkError("no env given; name at least one env id, family, glob or entry point")
+        raise SweepError("no env given; name at least one env id, family, glob or entry point")
     grid = grid or {}
     both = sorted(set(grid) & set(overrides or {}))
     if both:
-        raise BenchmarkError(f"{', '.join(both)}: set by both --set and the grid; give each key one way")
+        raise SweepError(f"{', '.join(both)}: set by both --set and the grid; give each key one way")
     applied: set[str] = set()  # grid keys that some run's config has (a mixer key may fit no chosen preset)
     specs = []
     for env in env_ids:
@@ -209,7 +209,7 @@ def expand(
                 variant = variant_name(used)
                 if variant in seen:
                     if len(used) == len(point):  # not a mixer key this preset lacks: two values are one
-                        raise BenchmarkError(
+                        raise SweepError(
                             f"grid points {seen[variant]} and {point} give {algo} the same config ({variant}); "
                             "list each value once"
                         )
@@ -230,7 +230,7 @@ def expand(
                     )
     unused = [k for k in grid if k not in applied]
     if unused:
-        raise BenchmarkError(
+        raise SweepError(
             f"grid key(s) {', '.join(unused)} fit none of the chosen algorithms ({', '.join(algos)}): "
             "no preset's mixer has them"
         )
@@ -243,7 +243,7 @@ def check_envs(specs: Sequence[RunSpec], limits: Limits | None = None) -> None:
     (``limits.step_timeout_s``) then fails the sweep once, before any run starts, not in every run.
 
     Raises:
-        BenchmarkError: one line naming the env, its arguments and the error.
+        SweepError: one line naming the env, its arguments and the error.
     """
     from qmixbench.adapter import make_adapter
 
@@ -259,4 +259,4 @@ def check_envs(specs: Sequence[RunSpec], limits: Limits | None = None) -> None:
                 make_adapter(spec.env, spec.env_kwargs, spec.team_reward).close()
         except Exception as exc:  # whatever the env raises, the sweep stops here with one line
             where = f"env {spec.env!r}" + (f" with kwargs {spec.env_kwargs}" if spec.env_kwargs else "")
-            raise BenchmarkError(f"{where} cannot be built: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+            raise SweepError(f"{where} cannot be built: {type(exc).__name__}: {exc}".splitlines()[0]) from exc

@@ -35,7 +35,7 @@ from typing import Any
 from qmixbench.config import RunSpec, resume_key, spec_record, to_dict
 from qmixbench.recorder import RUN_FILES, atomic_write_json, read_status, run_dir
 from qmixbench.run_files import JOB_FILE, RECORD_FILES, DamagedRunError, read_record, read_run, run_problem
-from qmixbench.sweep.expansion import BenchmarkError
+from qmixbench.sweep.expansion import SweepError
 from qmixbench.watchdog import Limits, run_limits
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
     """Split specs into (to run, already done); refuse to overwrite runs unless resuming.
 
     Raises:
-        BenchmarkError: ``out`` already holds one of the runs and ``resume`` is off, or a run directory
+        SweepError: ``out`` already holds one of the runs and ``resume`` is off, or a run directory
             holds a run with a different config.
     """
     todo: list[RunSpec] = []
@@ -171,7 +171,7 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
             todo.append(spec)
             continue
         if not resume:
-            raise BenchmarkError(
+            raise SweepError(
                 f"{out} already holds runs (e.g. {directory}); pass --resume to continue them, or another --out"
             )
         try:
@@ -188,7 +188,7 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
             old = resume_key(old) if old is not None else new
             if old != new:
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-                raise BenchmarkError(
+                raise SweepError(
                     f"{directory} holds a run with a different config (keys: {', '.join(keys)}); use another --out"
                 )
         (done if (files.status or {}).get("status") == "done" else todo).append(spec)
