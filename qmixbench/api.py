@@ -48,18 +48,18 @@ def run(
 
     Raises:
         RunFailedError: the run failed (its error; the traceback is in the run's status.json).
-        qmixbench.config.ConfigError, qmixbench.benchmark.BenchmarkError, qmixbench_envs.UnknownEnvError:
+        qmixbench.config.ConfigError, qmixbench.sweep.SweepError, qmixbench_envs.UnknownEnvError:
             a bad name, key or value (one line saying what is valid).
     """
-    from qmixbench import benchmark
+    from qmixbench import sweep
     from qmixbench.loggers import check_loggers
 
     settings: dict[str, Any] = dict(overrides or {})
     if steps is not None:
         settings["total_env_steps"] = steps
-    (spec,) = benchmark.expand([env], [algo], [seed], settings, protocol=protocol)
+    (spec,) = sweep.expand([env], [algo], [seed], settings, protocol=protocol)
     spec = dataclasses.replace(spec, loggers=check_loggers(list(loggers)), keep_checkpoints=keep_checkpoints)
-    (outcome,) = benchmark.execute([spec], out, executor="serial", resume=resume)
+    (outcome,) = sweep.execute([spec], out, executor="serial", resume=resume)
     if outcome.status == "failed":
         raise RunFailedError(f"{outcome.run_dir}: {outcome.error}")
     return Path(outcome.run_dir)

@@ -15,9 +15,12 @@ import math
 import re
 import typing
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 from qmixbench.errors import QmixbenchError
+
+AgentKind = Literal["gru", "mlp"]
+"""The agent network's kinds (``qmixbench.algos.networks``): a choice set, checked where it is set."""
 
 
 class ConfigError(QmixbenchError, ValueError):
@@ -71,7 +74,7 @@ class TrainConfig:
     checkpoint_interval: int = 5_000
     """Write a resumable checkpoint every this many env steps (at each evaluation when equal)."""
     # Agent network
-    agent: str = "gru"
+    agent: AgentKind = "gru"
     """Agent network: ``gru`` (recurrent, as PyMARL) or ``mlp`` (feed-forward, EPyMARL's default)."""
     hidden_dim: int = 64
     """Hidden units H of the agent network."""
@@ -162,8 +165,19 @@ def valid_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
+def _either(choices: tuple[Any, ...]) -> str:
+    """``('a', 'b', 'c')`` -> ``"'a', 'b' or 'c'"``."""
+    names = [repr(c) for c in choices]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
 def _coerce(key: str, value: Any, target: Any) -> Any:
     """Convert ``value`` (a string from ``--set`` or a TOML value) to the field's type."""
+    if typing.get_origin(target) is Literal:  # a choice set: the value must be one of its members
+        choices = typing.get_args(target)
+        if (value.strip() if isinstance(value, str) else value) not in choices:
+            raise ConfigError(f"{key} must be {_either(choices)}, got {value!r}")
+        return value.strip() if isinstance(value, str) else value
     origin_types = typing.get_args(target) or (target,)
     if isinstance(value, str) and str not in origin_types:
         text = value.strip()
@@ -304,8 +318,8 @@ def _check_train(config: TrainConfig) -> None:
         raise _refuse(
             "epsilon_anneal_steps", config.epsilon_anneal_steps, "an integer >= 0 (0: epsilon_finish at once)"
         )
-    if config.agent not in ("gru", "mlp"):
-        raise _refuse("agent", config.agent, "'gru' or 'mlp'")
+    if config.agent not in typing.get_args(AgentKind):  # a config built directly, not through overrides
+        raise _refuse("agent", config.agent, _either(typing.get_args(AgentKind)))
     if not _DEVICE.fullmatch(config.device):
         raise _refuse("device", config.device, "a torch device such as 'cpu', 'cuda' or 'cuda:1'")
     if config.batch_size > config.buffer_size:

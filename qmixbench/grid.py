@@ -1,7 +1,7 @@
 """Config grids: the product of several config keys' values, one *variant* per point.
 
 A grid comes from ``qmixbench run --grid lr=1e-3,5e-4 --grid mixer.embed_dim=32,64`` or from a
-suite's ``[grid]`` table; :func:`qmixbench.benchmark.expand` turns each point into runs whose config
+suite's ``[grid]`` table; :func:`qmixbench.sweep.expand` turns each point into runs whose config
 has those values, named by :func:`variant_name` (``lr=0.001,mixer.embed_dim=64``) and kept in their
 own run directories (:func:`qmixbench.recorder.run_dir`).
 

@@ -1,6 +1,6 @@
 """One live command per results directory: an OS-level lock on a file inside it.
 
-``qmixbench run`` (and :func:`qmixbench.benchmark.execute`) hold :class:`ResultsLock` on ``--out``
+``qmixbench run`` (and :func:`qmixbench.sweep.execute`) hold :class:`ResultsLock` on ``--out``
 for as long as they write into it, so two sweeps never train into the same run directories and
 ``--resume`` of a sweep that is still running stops at once.
 

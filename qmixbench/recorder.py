@@ -56,7 +56,7 @@ STATUSES = ("running", "done", "failed", "interrupted")
 """``interrupted``: stopped by Ctrl-C (KeyboardInterrupt); ``--resume`` continues it."""
 
 RUN_FILES = ("status.json", "config.json", "job.json", "metrics.csv", "checkpoint.pt", "agent.pt", "final.pt")
-"""Every file a run directory holds (``job.json`` is written by :mod:`qmixbench.benchmark`)."""
+"""Every file a run directory holds (``job.json`` is written by :mod:`qmixbench.sweep.jobs`)."""
 
 TEMP_SUFFIX = ".tmp"
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")

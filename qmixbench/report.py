@@ -176,7 +176,8 @@ def read_run_summary(path: Path) -> pd.DataFrame | None:
             f"{path} is not a summary written by qmixbench run (columns {', '.join(map(str, frame.columns))}; "
             f"expected {', '.join(RUN_SUMMARY_COLUMNS)}); move it away or choose another --out"
         )
-    frame["variant"] = frame["variant"].fillna("").astype(str)  # pandas reads an empty cell as NaN
+    # pandas reads an empty cell as NaN (a column of them as float): map those to "" cell by cell
+    frame["variant"] = ["" if pd.isna(v) else str(v) for v in frame["variant"]]
     return frame
 
 

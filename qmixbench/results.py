@@ -1,7 +1,7 @@
 """Load run directories into tidy pandas DataFrames with a checked schema. Never imports torch.
 
 Two tables, both built from the files described in :mod:`qmixbench.recorder` (and ``job.json``,
-written by :mod:`qmixbench.benchmark` before a run starts):
+written by :mod:`qmixbench.sweep.jobs` before a run starts):
 
 * :func:`load` — **the** results table, tidy: one row per evaluation of one run. Columns
   :data:`SCHEMA` (run identity (env, algo, config-grid variant, seed) + every ``metrics.csv`` column) then one ``config.<key>`` column per
@@ -33,7 +33,7 @@ from qmixbench.run_files import CONFIG_FILE, RECORD_FILES, DamagedRunError, RunF
 log = logging.getLogger(__name__)
 
 JOB_FILE = run_files.JOB_FILE
-"""Written by the benchmark executor before ``train()`` starts: ``{"run", "config", "pid", "host", "submitted_at"}``."""
+"""Written by :mod:`qmixbench.sweep.jobs` before ``train()`` starts: ``{"run", "config", "pid", "host", "submitted_at"}``."""
 
 CONFIG_PREFIX = "config."
 CONFIG_COLUMNS: tuple[str, ...] = tuple(CONFIG_PREFIX + k for k in valid_keys(TrainConfig))

@@ -18,7 +18,7 @@ Correctness-critical decisions made here:
 * **Shapes, not only syntax.** A record that parses but is not an object (``[]``, ``3``), or a
   ``run`` without a string env and algo and an int seed, is as unusable as garbage.
 
-This module imports neither torch nor pandas (the benchmark executor reads run directories through it).
+This module imports neither torch nor pandas (the sweep's jobs, :mod:`qmixbench.sweep.jobs`, read run directories through it).
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
 
 def _seeds(path: Path, value: Any) -> tuple[int, ...]:
     """A list of seeds, or a string in ``--seeds``' syntax (``"0-4"``): the same meaning as on the command line."""
-    from qmixbench.benchmark import BenchmarkError, check_seeds, parse_seeds
+    from qmixbench.sweep import SweepError, check_seeds, parse_seeds
 
     if isinstance(value, int) and not isinstance(value, bool):
         # Earlier suites wrote a count here (seeds = 5: seeds 0..4), while --seeds 5 is seed 5; a bare
@@ -179,7 +179,7 @@ def _seeds(path: Path, value: Any) -> tuple[int, ...]:
             return tuple(parse_seeds(value))
         if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return tuple(check_seeds(value))
-    except BenchmarkError as exc:
+    except SweepError as exc:
         raise SuiteError(f"{path}: seeds: {exc}") from exc
     raise SuiteError(f'{path}: seeds must be a list of ints or a string such as "0-4", got {value!r}')
 

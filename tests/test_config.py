@@ -1,5 +1,7 @@
 """Config overrides: types, nesting, and errors that list what is valid."""
 
+import dataclasses
+
 import pytest
 
 from qmixbench.algos.mixers import config_class
@@ -11,6 +13,7 @@ from qmixbench.config import (
     parse_set_args,
     to_dict,
     valid_keys,
+    validate,
 )
 
 
@@ -119,6 +122,16 @@ def test_edges_of_the_ranges_are_accepted():
     edges = {"epsilon_anneal_steps": 0, "epsilon_start": 0, "epsilon_finish": 1, "gamma": 1, "target_tau": 1}
     cfg = apply_overrides(TrainConfig(), {**edges, "td_lambda": 0, "device": "cuda:1", "updates_per_episode": 0.25})
     assert cfg.epsilon_anneal_steps == 0 and cfg.updates_per_episode == 0.25
+
+
+def test_a_choice_set_is_checked_from_its_literal_type():
+    # agent is Literal["gru", "mlp"]: --set values are stripped and checked against the type's members,
+    # and a config built directly (not through overrides) is refused by validate with the same line.
+    assert apply_overrides(TrainConfig(), {"agent": " mlp "}).agent == "mlp"
+    with pytest.raises(ConfigError, match=r"^agent must be 'gru' or 'mlp', got 'lstm'$"):
+        apply_overrides(TrainConfig(), {"agent": "lstm"})
+    with pytest.raises(ConfigError, match=r"^agent must be 'gru' or 'mlp', got 'lstm'$"):
+        validate(dataclasses.replace(TrainConfig(), agent="lstm"))  # type: ignore[arg-type]
 
 
 def test_set_args_need_key_value():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from _fake_train import make_results, spec, train
 
-from qmixbench import benchmark, report, results
+from qmixbench import report, results, sweep
 from qmixbench.cli import main
 from qmixbench.config import ConfigError
 from qmixbench.grid import GridError, parse_grid_args, points, variant_name
@@ -38,9 +38,7 @@ def test_parse_grid_args_keeps_order_and_refuses_bad_items():
 
 
 def test_variant_names_are_read_from_the_resolved_config():
-    specs = benchmark.expand(
-        [ENV], ["qmix", "vdn"], [0], grid={"lr": ["1e-3", "5e-4"], "mixer.embed_dim": ["32", "64"]}
-    )
+    specs = sweep.expand([ENV], ["qmix", "vdn"], [0], grid={"lr": ["1e-3", "5e-4"], "mixer.embed_dim": ["32", "64"]})
     names = [(s.algo, s.variant) for s in specs]
     # VDN has no embed_dim: its two variants per lr would be the same runs, so it gets one per lr.
     assert names == [
@@ -58,21 +56,21 @@ def test_variant_names_are_read_from_the_resolved_config():
 @pytest.mark.parametrize(
     ("grid", "overrides", "error", "message"),
     [
-        ({"lr": ["1e-3", "0.001"]}, None, benchmark.BenchmarkError, "give qmix the same config"),
+        ({"lr": ["1e-3", "0.001"]}, None, sweep.SweepError, "give qmix the same config"),
         ({"lr": ["-1"]}, None, ConfigError, "lr must be a finite number > 0, got -1.0"),
         ({"lr": ["fast"]}, None, ConfigError, "lr: cannot read 'fast'"),
         ({"lrr": ["1"]}, None, ConfigError, "unknown config key 'lrr'"),
-        ({"lr": ["1e-3"]}, {"lr": "1e-4"}, benchmark.BenchmarkError, "lr: set by both --set and the grid"),
+        ({"lr": ["1e-3"]}, {"lr": "1e-4"}, sweep.SweepError, "lr: set by both --set and the grid"),
     ],
 )
 def test_grid_values_are_checked_before_any_run(grid, overrides, error, message):
     with pytest.raises(error, match=message):
-        benchmark.expand([ENV], ["qmix"], [0], overrides, grid=grid)
+        sweep.expand([ENV], ["qmix"], [0], overrides, grid=grid)
 
 
 def test_a_mixer_key_that_fits_no_chosen_algorithm_is_refused():
-    with pytest.raises(benchmark.BenchmarkError, match=r"mixer.embed_dim fit none of the chosen algorithms \(vdn\)"):
-        benchmark.expand([ENV], ["vdn"], [0], grid={"mixer.embed_dim": ["32", "64"]})
+    with pytest.raises(sweep.SweepError, match=r"mixer.embed_dim fit none of the chosen algorithms \(vdn\)"):
+        sweep.expand([ENV], ["vdn"], [0], grid={"mixer.embed_dim": ["32", "64"]})
 
 
 def test_variant_directories_and_the_unchanged_default_layout(tmp_path):

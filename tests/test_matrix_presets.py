@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qmixbench import benchmark
+from qmixbench import sweep
 from qmixbench.algos import resolve_config
 from qmixbench.config import RunSpec
 from qmixbench.train import train
@@ -38,8 +38,8 @@ def test_matrix_game_presets_over_five_seeds(tmp_path):
     """The issue's evidence at the env's recommended defaults: 8 in >= 4 of 5 seeds for CW-QMIX, OW-QMIX
     and QPLEX; never for QMIX and VDN."""
     algos = ["qmix", "vdn", "cw-qmix", "ow-qmix", "qplex"]
-    specs = benchmark.expand([ENV], algos, [0, 1, 2, 3, 4])
-    outcomes = benchmark.execute(specs, tmp_path, workers=2)
+    specs = sweep.expand([ENV], algos, [0, 1, 2, 3, 4])
+    outcomes = sweep.execute(specs, tmp_path, workers=2)
     finals: dict[str, list[float]] = {}
     for outcome in outcomes:
         assert outcome.status == "done", outcome.error

@@ -1,4 +1,5 @@
-"""`qmixbench report` and `list`, and the results/stats/report/suite/benchmark/grid/cross-task modules, never import torch (nor JAX).
+"""`qmixbench report` and `list`, and the results/stats/report/suite/grid/cross-task modules and every module of the
+sweep package, never import torch (nor JAX).
 
 Checked in a fresh interpreter, since this test process may have imported torch already.
 """
@@ -11,8 +12,12 @@ import sys
 from _fake_train import make_results
 
 CODE = """
+import importlib
+import pkgutil
 import sys
-from qmixbench import benchmark, cross_task, grid, marl_eval, references, report, results, stats, suite
+from qmixbench import cross_task, grid, marl_eval, references, report, results, stats, suite, sweep
+swept = [importlib.import_module(m.name).__name__ for m in pkgutil.walk_packages(sweep.__path__, "qmixbench.sweep.")]
+assert "qmixbench.sweep.executors" in swept, swept
 from qmixbench.cli import main
 path = sys.argv[1]
 codes = [main(["report", path, "--reps", "50"]), main(["list", "envs"]), main(["list", "algos"]), main(["list", "runs", path])]

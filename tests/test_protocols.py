@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qmixbench import benchmark
+from qmixbench import sweep
 from qmixbench.algos import resolve_config
 from qmixbench.cli import main
 from qmixbench.config import ConfigError, TrainConfig, apply_overrides
@@ -54,11 +54,11 @@ def test_bad_protocol_requests_say_what_is_valid(name, algo, env, message):
 
 
 def test_expand_records_the_protocol_in_each_spec_and_job_file(tmp_path):
-    specs = benchmark.expand([LBF], ["qmix"], [0], protocol="papoudakis2021")
+    specs = sweep.expand([LBF], ["qmix"], [0], protocol="papoudakis2021")
     assert specs[0].protocol == "papoudakis2021" and specs[0].config.eval_episodes == 100
-    assert benchmark.expand([LBF], ["qmix"], [0])[0].protocol == ""
-    with pytest.raises(benchmark.BenchmarkError):
-        benchmark.expand([LBF], ["qmix"], [0], resolve=lambda a, e, o: TrainConfig(), protocol="papoudakis2021")
+    assert sweep.expand([LBF], ["qmix"], [0])[0].protocol == ""
+    with pytest.raises(sweep.SweepError):
+        sweep.expand([LBF], ["qmix"], [0], resolve=lambda a, e, o: TrainConfig(), protocol="papoudakis2021")
 
 
 def test_run_cli_takes_protocol_and_records_it(tmp_path, capsys):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qmixbench import benchmark, results
+from qmixbench import results, sweep
 from qmixbench.cli import main
 from qmixbench.recorder import read_status, run_dir
 
@@ -151,11 +151,11 @@ def test_ctrl_c_under_the_serial_executor_is_recorded_as_interrupted(tmp_path):
     cfg = resolve_config("qmix", {"total_env_steps": 20, "eval_interval": 10, "n_envs": 1, "batch_size": 2})
     spec = RunSpec(_interrupting_env(tmp_path), "qmix", 0, cfg)
     with pytest.raises(KeyboardInterrupt):
-        benchmark.execute([spec], tmp_path / "out", executor="serial")
+        sweep.execute([spec], tmp_path / "out", executor="serial")
     directory = run_dir(tmp_path / "out", spec.env, "qmix", 0)
     assert read_status(directory)["status"] == "interrupted"
     assert results.runs([tmp_path / "out"])["status"].tolist() == ["interrupted"]
-    (outcome,) = benchmark.execute([spec], tmp_path / "out", executor="serial", resume=True)
+    (outcome,) = sweep.execute([spec], tmp_path / "out", executor="serial", resume=True)
     assert outcome.status == "done" and read_status(directory)["status"] == "done"
 
 

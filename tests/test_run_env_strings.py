@@ -3,9 +3,9 @@
 import pytest
 
 from qmixbench.algos import ENV_DEFAULTS, env_defaults
-from qmixbench.benchmark import expand_envs
 from qmixbench.commands.run import _split
 from qmixbench.entry_points import EnvSpecError
+from qmixbench.sweep import expand_envs
 from qmixbench_envs import FAMILY_DEFAULTS, UnknownEnvError
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qmixbench import benchmark
+from qmixbench import sweep
 from qmixbench.suite import SuiteError, load_suite
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -62,7 +62,7 @@ def test_load_and_expand_with_precedence(tmp_path):
         "eval_interval": 250,
         "eval_episodes": 8,
     }
-    specs = benchmark.expand(suite.envs, suite.algos, suite.seeds, {"eval_episodes": 2}, suite=suite, resolve=resolve)
+    specs = sweep.expand(suite.envs, suite.algos, suite.seeds, {"eval_episodes": 2}, suite=suite, resolve=resolve)
     assert len(specs) == 2 * 2 * 2
     two_step = [s for s in specs if s.env == "matrix/two-step-v0"][0]
     climbing = [s for s in specs if s.env == "matrix/climbing-v0"][0]
@@ -97,7 +97,7 @@ overrides = { gamma = 0.9 }
 """,
         )
     )
-    specs = {s.env: s.config for s in benchmark.expand(suite.envs, suite.algos, [0], suite=suite, resolve=resolve)}
+    specs = {s.env: s.config for s in sweep.expand(suite.envs, suite.algos, [0], suite=suite, resolve=resolve)}
     assert set(specs) == {"matrix/two-step-v0", "matrix/climbing-v0", "matrix/penalty-v0", "matrix/wqmix-one-step-v0"}
     assert (specs["matrix/climbing-v0"].lr, specs["matrix/climbing-v0"].gamma) == (0.2, 0.5)  # exact id wins
     assert (specs["matrix/two-step-v0"].lr, specs["matrix/two-step-v0"].gamma) == (
@@ -169,8 +169,8 @@ def test_missing_file(tmp_path):
 @pytest.mark.parametrize("path", sorted(BENCHMARKS.glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_suites_load_and_expand(path):
     suite = load_suite(path)
-    specs = benchmark.expand(suite.envs, suite.algos, suite.seeds, suite=suite)
-    assert len(specs) == len(benchmark.expand_envs(suite.envs)) * len(suite.algos) * len(suite.seeds)
+    specs = sweep.expand(suite.envs, suite.algos, suite.seeds, suite=suite)
+    assert len(specs) == len(sweep.expand_envs(suite.envs)) * len(suite.algos) * len(suite.seeds)
     # presets differ only in the mixer: within an env every algorithm has the same non-mixer config
     for env in {s.env for s in specs}:
         configs = {s.algo: s.config for s in specs if s.env == env}
@@ -184,7 +184,7 @@ def test_required_suites_exist():
     from qmixbench_envs import ENV_SPECS
 
     every_task = {i for i in ENV_SPECS if i.startswith("multigrid/")}
-    assert set(benchmark.expand_envs(core.envs)) < every_task  # the calibrated tasks some algorithm solves
+    assert set(sweep.expand_envs(core.envs)) < every_task  # the calibrated tasks some algorithm solves
     assert set(core.algos) == {"qmix", "vdn", "iql"} and len(core.seeds) == 5
     full = load_suite(BENCHMARKS / "multigrid-full.toml")
-    assert set(benchmark.expand_envs(full.envs)) == every_task and {"qmix", "vdn", "iql"} <= set(full.algos)
+    assert set(sweep.expand_envs(full.envs)) == every_task and {"qmix", "vdn", "iql"} <= set(full.algos)

@@ -8,7 +8,7 @@ import time
 import pytest
 from _fake_train import spec
 
-from qmixbench import benchmark
+from qmixbench import sweep
 from qmixbench.check import FAIL, SKIP, check_env
 from qmixbench.recorder import read_status, run_dir
 from qmixbench.watchdog import ENV_CALLS, STEP, HangError, Limits, env_call_in, interrupt_on_overrun
@@ -54,7 +54,7 @@ def test_process_executor_kills_a_hung_env_step_and_goes_on(tmp_path):
     specs = [spec(seed=0, mode="hang"), spec(seed=1)]
     start = time.monotonic()
     # 3 s, not less: the healthy run's steps must not overrun it on a loaded 2-core machine.
-    outcomes = benchmark.execute(specs, tmp_path, workers=2, train_fn=FAKE, limits=Limits(step_timeout_s=3.0))
+    outcomes = sweep.execute(specs, tmp_path, workers=2, train_fn=FAKE, limits=Limits(step_timeout_s=3.0))
     assert time.monotonic() - start < 60
     assert [o.status for o in outcomes] == ["failed", "done"], [o.error for o in outcomes]
     expected = "env step did not return within 3 s (the --step-timeout limit); the worker was killed"
@@ -66,7 +66,7 @@ def test_process_executor_enforces_the_run_wall_clock_limit(tmp_path):
     slow = spec(seed=0, mode="slow", total=30_000)  # 300 evaluations of 0.2 s: 60 s
     # 15 s: the healthy run (worker start-up and torch import included) must finish inside it even on
     # a 2-core machine running other jobs (6 s was not enough there).
-    outcomes = benchmark.execute([slow, spec(seed=1)], tmp_path, workers=2, train_fn=FAKE, limits=Limits(15.0, None))
+    outcomes = sweep.execute([slow, spec(seed=1)], tmp_path, workers=2, train_fn=FAKE, limits=Limits(15.0, None))
     assert [o.status for o in outcomes] == ["failed", "done"], [o.error for o in outcomes]
     assert outcomes[0].error.startswith("run did not finish within 15 s (the --run-timeout limit)")
     assert outcomes[0].wall_time_s < 40  # killed at the limit, far short of the run's 60 s
@@ -80,7 +80,7 @@ def test_serial_executor_fails_a_hung_env_call_of_the_real_train(tmp_path, env, 
     config = resolve_config("iql", {"total_env_steps": 12, "n_envs": 2, "eval_episodes": 2, "batch_size": 2})
     hung = RunSpec(env=f"_hostile_envs:{env}", algo="iql", seed=0, config=config)
     start = time.monotonic()
-    (outcome,) = benchmark.execute([hung], tmp_path, executor="serial", limits=Limits(step_timeout_s=0.5))
+    (outcome,) = sweep.execute([hung], tmp_path, executor="serial", limits=Limits(step_timeout_s=0.5))
     assert time.monotonic() - start < 60
     assert outcome.status == "failed"
     assert outcome.error == f"HangError: {call} did not return within 0.5 s (the --step-timeout limit)"
@@ -90,9 +90,7 @@ def test_serial_executor_fails_a_hung_env_call_of_the_real_train(tmp_path, env, 
 
 def test_serial_executor_enforces_the_run_wall_clock_limit(tmp_path):
     slow = spec(seed=0, mode="slow", total=10_000)
-    outcomes = benchmark.execute(
-        [slow, spec(seed=1)], tmp_path, executor="serial", train_fn=FAKE, limits=Limits(1.0, None)
-    )
+    outcomes = sweep.execute([slow, spec(seed=1)], tmp_path, executor="serial", train_fn=FAKE, limits=Limits(1.0, None))
     assert [o.status for o in outcomes] == ["failed", "done"]
     assert "run did not finish within 1 s" in outcomes[0].error
 

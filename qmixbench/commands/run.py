@@ -134,11 +134,11 @@ def _split(text: str) -> list[str]:
 
 
 def _seeds(text: str) -> list[int]:
-    from qmixbench.benchmark import BenchmarkError, parse_seeds
+    from qmixbench.sweep import SweepError, parse_seeds
 
     try:
         return parse_seeds(text)
-    except BenchmarkError as exc:
+    except SweepError as exc:
         raise UsageError(f"--seeds {text}: {exc}") from exc
 
 
@@ -158,7 +158,7 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def main(args: argparse.Namespace) -> int:
-    from qmixbench import benchmark, report, results
+    from qmixbench import report, results, sweep
     from qmixbench.config import ConfigError, parse_set_args
     from qmixbench.entry_points import EnvSpecError, check_trusted
     from qmixbench.grid import GridError, parse_grid_args
@@ -181,7 +181,7 @@ def main(args: argparse.Namespace) -> int:
             check_trusted(env, f"suite {args.suite}", trusted=args.trust_entry_points)
         # "is not None": an empty --env/--algos/--seeds is an error, not a request for the defaults.
         envs = _names("--env", args.env) if args.env is not None else list(suite.envs)  # type: ignore[union-attr]
-        algos = benchmark.check_algos(
+        algos = sweep.check_algos(
             _names("--algos", args.algos)
             if args.algos is not None
             else (suite.algos if suite else _split(DEFAULT_ALGOS))
@@ -192,24 +192,24 @@ def main(args: argparse.Namespace) -> int:
             seeds = list(suite.seeds) if suite else _seeds(DEFAULT_SEEDS)
         protocol = args.protocol or (suite.protocol if suite else "") or None
         grid = {**(suite.grid if suite else {}), **parse_grid_args(args.grid)}
-        specs = benchmark.expand(envs, algos, seeds, overrides, suite=suite, protocol=protocol, grid=grid)
+        specs = sweep.expand(envs, algos, seeds, overrides, suite=suite, protocol=protocol, grid=grid)
         # How a run reports and what it keeps, not how it trains: set on the specs, outside their config.
         specs = [dataclasses.replace(s, loggers=loggers, keep_checkpoints=args.keep_checkpoints) for s in specs]
         if args.resume and not (args.out or suite):
             raise UsageError("--resume needs --out DIR (or --suite, whose default --out is results/<suite name>)")
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
-        if args.train_fn == benchmark.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
-            benchmark.check_envs(specs, limits)  # before the lock: a bad env leaves no --out behind
+        if args.train_fn == sweep.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
+            sweep.check_envs(specs, limits)  # before the lock: a bad env leaves no --out behind
         # Held until the summary is written: nothing else writes runs (or summary.csv) into out meanwhile.
         with ResultsLock(out) as lock:
-            benchmark.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
+            sweep.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
             old_summary = report.read_run_summary(Path(out) / "summary.csv")  # refuse a foreign one up front
             print(
                 f"{len(specs)} runs ({len(specs) // len(seeds)} env x algo{' x variant' if grid else ''}, "
                 f"{len(seeds)} seeds) -> {out}",
                 file=sys.stderr,
             )
-            outcomes = benchmark.execute(
+            outcomes = sweep.execute(
                 specs,
                 out,
                 executor=args.executor,
@@ -232,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
         ConfigError,
         UnknownEnvError,
         EnvSpecError,
-        benchmark.BenchmarkError,
+        sweep.SweepError,
         ResultsDirError,
         results.SchemaError,
         TrackerError,

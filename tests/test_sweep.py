@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from _fake_train import spec
 
-from qmixbench import benchmark, results
+from qmixbench import results, sweep
 from qmixbench.recorder import read_status, run_dir
 from qmixbench_envs import UnknownEnvError
 
@@ -23,7 +23,7 @@ TESTS = Path(__file__).resolve().parent
 
 
 def test_expand_is_the_env_x_algo_x_seed_product():
-    specs = benchmark.expand(["matrix", "matrix/climbing-v0"], ["qmix", "iql"], [0, 1, 2])
+    specs = sweep.expand(["matrix", "matrix/climbing-v0"], ["qmix", "iql"], [0, 1, 2])
     assert [(s.env, s.algo, s.seed) for s in specs[:4]] == [
         ("matrix/two-step-v0", "qmix", 0),
         ("matrix/two-step-v0", "qmix", 1),
@@ -37,28 +37,28 @@ def test_expand_is_the_env_x_algo_x_seed_product():
 
     expected = env_defaults("matrix/two-step-v0").get("total_env_steps", 100_000)
     assert {s.config.total_env_steps for s in specs if s.env == "matrix/two-step-v0"} == {expected}
-    cli = benchmark.expand(["matrix"], ["qmix"], [0], {"total_env_steps": 123})
+    cli = sweep.expand(["matrix"], ["qmix"], [0], {"total_env_steps": 123})
     assert cli[0].config.total_env_steps == 123
 
 
 def test_expand_globs_dedupes_and_reports_unknown_names():
-    assert benchmark.expand_envs(["matrix/*", "matrix"]) == [
+    assert sweep.expand_envs(["matrix/*", "matrix"]) == [
         "matrix/climbing-v0",
         "matrix/penalty-v0",
         "matrix/two-step-v0",
         "matrix/wqmix-one-step-v0",
     ]
     with pytest.raises(UnknownEnvError, match="unknown env id 'matrix/two-stp-v0'; did you mean matrix/two-step-v0"):
-        benchmark.expand_envs(["matrix/two-stp-v0"])
+        sweep.expand_envs(["matrix/two-stp-v0"])
     with pytest.raises(UnknownEnvError, match="matches no registered id"):
-        benchmark.expand_envs(["nothing/*"])
-    with pytest.raises(benchmark.BenchmarkError, match="unknown algorithm 'qmixx'; valid: qmix, vdn, iql"):
-        benchmark.check_algos(["qmixx"])
+        sweep.expand_envs(["nothing/*"])
+    with pytest.raises(sweep.SweepError, match="unknown algorithm 'qmixx'; valid: qmix, vdn, iql"):
+        sweep.check_algos(["qmixx"])
 
 
 def test_serial_executor_writes_the_layout(tmp_path):
     specs = [spec(algo="qmix", seed=0), spec(algo="vdn", seed=0)]
-    outcomes = benchmark.execute(specs, tmp_path, executor="serial", train_fn=FAKE)
+    outcomes = sweep.execute(specs, tmp_path, executor="serial", train_fn=FAKE)
     assert [o.status for o in outcomes] == ["done", "done"]
     for s in specs:
         directory = run_dir(tmp_path, s.env, s.algo, s.seed)
@@ -74,7 +74,7 @@ def test_process_pool_isolates_crashes(tmp_path):
         spec(seed=3, mode="die"),  # the worker process exits hard
         spec(seed=4),
     ]
-    outcomes = benchmark.execute(specs, tmp_path, workers=2, train_fn=FAKE)
+    outcomes = sweep.execute(specs, tmp_path, workers=2, train_fn=FAKE)
     assert [o.status for o in outcomes] == ["done", "failed", "failed", "failed", "done"]
     assert outcomes[1].error == "RuntimeError: env exploded" and "Traceback" in outcomes[1].traceback
     assert outcomes[2].error == "FloatingPointError: NaN in TD loss"
@@ -91,20 +91,20 @@ def test_process_pool_isolates_crashes(tmp_path):
 
 
 def test_refuses_to_overwrite_and_checks_config_on_resume(tmp_path):
-    benchmark.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
-    with pytest.raises(benchmark.BenchmarkError, match="already holds runs .* pass --resume"):
-        benchmark.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
-    with pytest.raises(benchmark.BenchmarkError, match=r"different config \(keys: lr\)"):
-        benchmark.execute([spec(lr=0.1)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
-    with pytest.raises(benchmark.BenchmarkError, match="unknown executor 'threads'; valid: process, serial, ray"):
-        benchmark.execute([spec()], tmp_path, executor="threads", train_fn=FAKE)
+    sweep.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
+    with pytest.raises(sweep.SweepError, match="already holds runs .* pass --resume"):
+        sweep.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
+    with pytest.raises(sweep.SweepError, match=r"different config \(keys: lr\)"):
+        sweep.execute([spec(lr=0.1)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
+    with pytest.raises(sweep.SweepError, match="unknown executor 'threads'; valid: process, serial, ray"):
+        sweep.execute([spec()], tmp_path, executor="threads", train_fn=FAKE)
 
 
 def test_resume_skips_done_runs_and_continues_interrupted_ones(tmp_path):
-    first = benchmark.execute([spec(seed=0), spec(seed=1, mode="raise")], tmp_path, workers=2, train_fn=FAKE)
+    first = sweep.execute([spec(seed=0), spec(seed=1, mode="raise")], tmp_path, workers=2, train_fn=FAKE)
     assert [o.status for o in first] == ["done", "failed"]
     done_status = (run_dir(tmp_path, "matrix/two-step-v0", "qmix", 0) / "status.json").read_text()
-    again = benchmark.execute([spec(seed=0), spec(seed=1)], tmp_path, workers=2, train_fn=FAKE, resume=True)
+    again = sweep.execute([spec(seed=0), spec(seed=1)], tmp_path, workers=2, train_fn=FAKE, resume=True)
     assert [o.status for o in again] == ["skipped", "done"]
     assert (run_dir(tmp_path, "matrix/two-step-v0", "qmix", 0) / "status.json").read_text() == done_status
     table = results.load([tmp_path])
@@ -121,7 +121,7 @@ def test_ray_executor_on_a_local_instance(tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     specs = [spec(seed=0), spec(seed=1, mode="raise"), spec(seed=2, mode="die")]
-    outcomes = benchmark.execute(specs, tmp_path, executor="ray", workers=2, train_fn=FAKE)
+    outcomes = sweep.execute(specs, tmp_path, executor="ray", workers=2, train_fn=FAKE)
     assert [o.status for o in outcomes] == ["done", "failed", "failed"]
     assert outcomes[1].error == "RuntimeError: env exploded"
     assert outcomes[2].error.startswith("ray task failed")
@@ -131,8 +131,8 @@ def test_ray_executor_on_a_local_instance(tmp_path, monkeypatch):
 
 def test_ray_missing_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    with pytest.raises(benchmark.BenchmarkError, match=r"pip install 'qmixbench\[ray\]'"):
-        benchmark.execute([spec()], tmp_path, executor="ray", train_fn=FAKE)
+    with pytest.raises(sweep.SweepError, match=r"pip install 'qmixbench\[ray\]'"):
+        sweep.execute([spec()], tmp_path, executor="ray", train_fn=FAKE)
 
 
 @pytest.mark.slow
@@ -188,7 +188,7 @@ def test_kill_9_of_a_sweep_loses_little_and_resumes(tmp_path):
 
 
 def test_resume_ignores_speed_only_keys_even_in_a_config_written_before_they_existed(tmp_path):
-    benchmark.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
+    sweep.execute([spec()], tmp_path, executor="serial", train_fn=FAKE)
     directory = run_dir(tmp_path, spec().env, spec().algo, spec().seed)
     edited = 0
     for name in ("job.json", "config.json"):
@@ -200,8 +200,8 @@ def test_resume_ignores_speed_only_keys_even_in_a_config_written_before_they_exi
                 path.write_text(json.dumps(record))
                 edited += 1
     assert edited >= 1
-    outcomes = benchmark.execute([spec(vector_env=False)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
+    outcomes = sweep.execute([spec(vector_env=False)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
     assert [o.status for o in outcomes] == ["skipped"]  # the finished run counts as done, not rerun
     # a key that changes what a run computes still blocks the resume, named in the error
-    with pytest.raises(benchmark.BenchmarkError, match=r"different config \(keys: lr\)"):
-        benchmark.execute([spec(lr=0.1)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
+    with pytest.raises(sweep.SweepError, match=r"different config \(keys: lr\)"):
+        sweep.execute([spec(lr=0.1)], tmp_path, executor="serial", train_fn=FAKE, resume=True)
