@@ -33,7 +33,7 @@ from qmixbench.sweep.expansion import (
     expand_envs,
     parse_seeds,
 )
-from qmixbench.sweep.jobs import DEFAULT_TRAIN, JOB_FILE, RunOutcome, load_function, outcome_dicts, plan, run_job
+from qmixbench.sweep.jobs import DEFAULT_TRAIN, JOB_FILE, RunOutcome, load_function, plan, run_job
 
 __all__ = [
     "DEFAULT_TRAIN",
@@ -53,7 +53,6 @@ __all__ = [
     "expand",
     "expand_envs",
     "load_function",
-    "outcome_dicts",
     "parse_seeds",
     "plan",
     "run_job",

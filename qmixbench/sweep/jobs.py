@@ -27,8 +27,8 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,3 @@ def plan(specs: Sequence[RunSpec], out: Path | str, resume: bool) -> tuple[list[
                 )
         (done if (files.status or {}).get("status") == "done" else todo).append(spec)
     return todo, done
-
-
-def outcome_dicts(outcomes: Iterable[RunOutcome]) -> list[dict[str, Any]]:
-    return [asdict(o) for o in outcomes]
