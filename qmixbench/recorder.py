@@ -34,7 +34,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, get_args
 
 METRIC_COLUMNS: tuple[str, ...] = (
     "env_steps",
@@ -52,8 +52,26 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 """Columns of ``metrics.csv``, documented with units in results/README.md."""
 
-STATUSES = ("running", "done", "failed", "interrupted")
-"""``interrupted``: stopped by Ctrl-C (KeyboardInterrupt); ``--resume`` continues it."""
+RunStatus = Literal["running", "done", "failed", "interrupted"]
+"""A run's state. ``interrupted``: stopped by Ctrl-C or SIGTERM (KeyboardInterrupt); ``--resume`` continues it."""
+STATUSES: tuple[str, ...] = get_args(RunStatus)
+
+
+class StatusRecord(TypedDict):
+    """``status.json``, as :meth:`RunRecorder.set_status` writes it."""
+
+    status: RunStatus
+    env_steps: int
+    """Env steps trained when it was written."""
+    error: str | None
+    """One line: why the run failed (None unless ``failed``)."""
+    traceback: str | None
+    """The failure's traceback (None unless ``failed``)."""
+    started_at: float
+    """Unix time the run (or its latest resume) started."""
+    finished_at: float | None
+    """Unix time it stopped (None while ``running``)."""
+
 
 RUN_FILES = ("status.json", "config.json", "job.json", "metrics.csv", "checkpoint.pt", "agent.pt", "final.pt")
 """Every file a run directory holds (``job.json`` is written by :mod:`qmixbench.sweep.jobs`)."""
@@ -186,21 +204,19 @@ class RunRecorder:
         self.rows = [r for r in self.rows if int(float(r["env_steps"])) <= max_env_steps]
 
     def set_status(
-        self, status: str, env_steps: int = 0, error: str | None = None, traceback: str | None = None
+        self, status: RunStatus, env_steps: int = 0, error: str | None = None, traceback: str | None = None
     ) -> None:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-        atomic_write_json(
-            self.dir / "status.json",
-            {
-                "status": status,
-                "env_steps": int(env_steps),
-                "error": error,
-                "traceback": traceback,
-                "started_at": self.started_at,
-                "finished_at": None if status == "running" else time.time(),
-            },
-        )
+        record: StatusRecord = {
+            "status": status,
+            "env_steps": int(env_steps),
+            "error": error,
+            "traceback": traceback,
+            "started_at": self.started_at,
+            "finished_at": None if status == "running" else time.time(),
+        }
+        atomic_write_json(self.dir / "status.json", record)
 
 
 def remove_stale_temp_files(root: Path | str) -> int:
@@ -219,7 +235,8 @@ def remove_stale_temp_files(root: Path | str) -> int:
     return removed
 
 
-def read_status(directory: Path | str) -> dict[str, Any] | None:
-    """The run's ``status.json``, or None if it never started."""
+def read_status(directory: Path | str) -> StatusRecord | None:
+    """The run's ``status.json``, or None if it never started (a file from outside qmixbench is not
+    checked here: :func:`qmixbench.run_files.read_run` checks what it reads)."""
     path = Path(directory) / "status.json"
     return read_json(path) if path.exists() else None

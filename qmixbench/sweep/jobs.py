@@ -148,9 +148,10 @@ def run_job(
         tb = traceback.format_exc()
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return _failed(spec, out, error, tb, time.perf_counter() - start)
-    status = read_status(directory) or {}
-    if status.get("status") != "done":
-        error = f"train() returned but status.json says {status.get('status')!r}"
+    status = read_status(directory)
+    state = status.get("status") if status is not None else None  # a stand-in train() may write anything
+    if state != "done":
+        error = f"train() returned but status.json says {state!r}"
         return _failed(spec, out, error, "", time.perf_counter() - start)
     return {**outcome, "status": "done", "wall_time_s": time.perf_counter() - start}
 
