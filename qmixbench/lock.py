@@ -137,3 +137,23 @@ class ResultsLock:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+def live_holder(directory: Path | str) -> str | None:
+    """Who holds ``directory``'s lock now (as the refusal message names them), or None; creates
+    nothing and never takes the lock for longer than the probe (``run --dry-run`` reads it)."""
+    path = Path(directory) / LOCK_FILE
+    if fcntl is None or not path.is_file():  # pragma: no cover - Windows
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when the file closes
+            except BlockingIOError:
+                try:
+                    return _describe(json.loads(fh.read()))
+                except ValueError:
+                    return _describe({})
+    except OSError:
+        return None
+    return None

@@ -8,6 +8,7 @@ Examples::
     qmixbench run --suite benchmarks/smoke.toml --workers 2
     qmixbench run --suite benchmarks/multigrid-core.toml --executor ray --address auto
     qmixbench run --suite benchmarks/matrix.toml --resume
+    qmixbench run --suite benchmarks/smax.toml --out results/reference/smax --resume --dry-run
     qmixbench run --env lbf/8x8-2p-2f-coop-v3 --algos qmix,vdn,iql --seeds 0,1,2,3,4 --protocol papoudakis2021
     qmixbench run --env matrix/climbing-v0 --algos qmix,vdn --grid lr=1e-3,5e-4 --grid mixer.embed_dim=32,64
 """
@@ -19,9 +20,13 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qmixbench.cli import UsageError
 from qmixbench.watchdog import DEFAULT_RUN_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S, Limits
+
+if TYPE_CHECKING:
+    from qmixbench.config import RunSpec
 
 DEFAULT_ALGOS = "qmix,vdn,iql"
 DEFAULT_SEEDS = "0,1,2"
@@ -103,6 +108,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--resume", action="store_true", help="skip finished runs in --out, continue interrupted ones")
     parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check everything, then list each run and what the command would do with it (run, skip as done, "
+        "continue from its checkpoint), and the env steps left to train; writes nothing",
+    )
+    parser.add_argument(
         "--run-timeout",
         type=float,
         default=DEFAULT_RUN_TIMEOUT_S,
@@ -148,6 +159,39 @@ def _names(flag: str, text: str) -> list[str]:
     if not items:
         raise UsageError(f"{flag} is empty ({text!r}); give comma-separated names")
     return items
+
+
+def _plan_text(specs: list[RunSpec], out: Path, resume: bool) -> str:
+    """What ``run`` would do with each spec, one line each, then the totals (``--dry-run``)."""
+    from qmixbench.recorder import read_status, run_dir
+
+    lines, left, counts = [], 0, {"run": 0, "skip": 0, "continue": 0}
+    for spec in specs:
+        directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
+        status = read_status(directory) if resume else None
+        state = status.get("status") if status else None
+        steps = int(status.get("env_steps") or 0) if status else 0
+        total = spec.config.total_env_steps
+        if state == "done":
+            action, todo = "skip: done", 0
+        elif state and (directory / "checkpoint.pt").exists():  # train() continues from it, whatever the state
+            action, todo = f"continue: {state} at {steps:,} env steps, from its last checkpoint", total - steps
+        else:
+            action, todo = ("run" if state is None else f"run: {state}, no checkpoint, starts again"), total
+        counts[action.split(":")[0]] += 1
+        left += todo
+        arm = f"{spec.algo}[{spec.variant}]" if spec.variant else spec.algo
+        lines.append(f"  {spec.env}  {arm}  seed {spec.seed}  {total:,} env steps  -> {action}")
+    head = (
+        f"dry run: {len(specs)} runs -> {out}: {counts['run']} to run, {counts['continue']} to continue, "
+        f"{counts['skip']} done; ~{left:,} env steps left to train (a continued run also redoes the steps "
+        "since its last checkpoint)"
+    )
+    from qmixbench.lock import live_holder
+
+    holder = live_holder(out)
+    busy = [f"note: {out} is in use by a live command ({holder}): a real run would be refused now"] if holder else []
+    return "\n".join([head, *busy, *lines])
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -200,6 +244,10 @@ def main(args: argparse.Namespace) -> int:
         out = args.out or Path("results") / (suite.name if suite else time.strftime("%Y-%m-%dT%H-%M-%S"))
         if args.train_fn == sweep.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
             sweep.check_envs(specs, limits)  # before the lock: a bad env leaves no --out behind
+        if args.dry_run:
+            sweep.plan(specs, out, args.resume)  # the same refusal of an occupied --out as a real run
+            print(_plan_text(specs, out, args.resume))
+            return 0
         # Held until the summary is written: nothing else writes runs (or summary.csv) into out meanwhile.
         with ResultsLock(out) as lock:
             sweep.plan(specs, out, args.resume)  # refuse an occupied --out before anything is printed
