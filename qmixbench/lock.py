@@ -55,6 +55,15 @@ def _describe(holder: dict[str, Any]) -> str:
     return f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since {when}: {holder.get('command', '?')}"
 
 
+def _holder(fh: IO[str]) -> str:
+    """The live holder named from the lock file open as ``fh`` (its line of pid, host, command, start)."""
+    fh.seek(0)
+    try:
+        return _describe(json.loads(fh.read()))
+    except ValueError:  # the holder has locked but not yet written its line
+        return _describe({})
+
+
 class ResultsLock:
     """An exclusive lock on a results directory, held from :meth:`acquire` to :meth:`release`.
 
@@ -100,15 +109,10 @@ class ResultsLock:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                fh.seek(0)
-                text = fh.read()
+                holder = _holder(fh)
                 fh.close()
-                try:
-                    holder = json.loads(text)
-                except ValueError:  # the holder has locked but not yet written its line
-                    holder = {}
                 raise ResultsDirError(
-                    f"{out} is in use by another qmixbench command ({_describe(holder)}); "
+                    f"{out} is in use by another qmixbench command ({holder}); "
                     "wait for it to end or stop it, or choose another --out"
                 ) from None
         fh.seek(0)
@@ -150,10 +154,7 @@ def live_holder(directory: Path | str) -> str | None:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when the file closes
             except BlockingIOError:
-                try:
-                    return _describe(json.loads(fh.read()))
-                except ValueError:
-                    return _describe({})
+                return _holder(fh)
     except OSError:
         return None
     return None

@@ -306,19 +306,20 @@ def test_dry_run_says_what_run_would_do_and_writes_nothing(tmp_path, capsys):
 
     out = tmp_path / "o"
     argv = ["run", "--env", "matrix/two-step-v0", "--algos", "qmix", "--out", str(out), *SMALL, *FAKE]
-    assert main([*argv, "--seeds", "0-2", "--dry-run"]) == 0
-    assert "dry run: 3 runs -> " in capsys.readouterr().out and not out.exists()
-    assert main([*argv, "--seeds", "0,1"]) == 0
+    assert main([*argv, "--seeds", "0-3", "--dry-run"]) == 0
+    assert "dry run: 4 runs -> " in capsys.readouterr().out and not out.exists()
+    assert main([*argv, "--seeds", "0,1,3"]) == 0
+    (out / "matrix__two-step-v0" / "qmix" / "seed_3" / "config.json").write_text("{")  # damaged: runs again
     status = out / "matrix__two-step-v0" / "qmix" / "seed_1" / "status.json"  # as a sweep killed mid-run leaves it
     status.write_text(json.dumps({**json.loads(status.read_text()), "status": "interrupted", "env_steps": 200}))
     capsys.readouterr()
     before = sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*"))
-    assert main([*argv, "--seeds", "0-2", "--dry-run"]) == 2  # the refusal a real run would give
+    assert main([*argv, "--seeds", "0-3", "--dry-run"]) == 2  # the refusal a real run would give
     assert "pass --resume" in one_line_error(capsys)
-    assert main([*argv, "--seeds", "0-2", "--dry-run", "--resume"]) == 0
+    assert main([*argv, "--seeds", "0-3", "--dry-run", "--resume"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].endswith(
-        "1 to run, 1 to continue, 1 done; ~600 env steps left to train "
+        "2 to run, 1 to continue, 1 done; ~1,000 env steps left to train "
         "(a continued run also redoes the steps since its last checkpoint)"
     )
     assert printed[1].endswith("seed 0  400 env steps  -> skip: done")
@@ -326,9 +327,10 @@ def test_dry_run_says_what_run_would_do_and_writes_nothing(tmp_path, capsys):
         "seed 1  400 env steps  -> continue: interrupted at 200 env steps, from its last checkpoint"
     )
     assert printed[3].endswith("seed 2  400 env steps  -> run")
+    assert "seed 3  400 env steps  -> run: damaged (" in printed[4] and printed[4].endswith("starts again")
     assert sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*")) == before
     from qmixbench.lock import ResultsLock
 
     with ResultsLock(out, command="qmixbench run --suite x"):  # a live sweep in --out
-        assert main([*argv, "--seeds", "0-2", "--dry-run", "--resume"]) == 0
+        assert main([*argv, "--seeds", "0-3", "--dry-run", "--resume"]) == 0
     assert "is in use by a live command (pid " in capsys.readouterr().out

@@ -161,20 +161,29 @@ def _names(flag: str, text: str) -> list[str]:
     return items
 
 
-def _plan_text(specs: list[RunSpec], out: Path, resume: bool) -> str:
-    """What ``run`` would do with each spec, one line each, then the totals (``--dry-run``)."""
+def _plan_text(specs: list[RunSpec], done: list[RunSpec], out: Path, resume: bool) -> str:
+    """What ``run`` would do with each spec (``done``: :func:`qmixbench.sweep.plan`'s finished runs), one
+    line each, then the totals (``--dry-run``)."""
+    from qmixbench.lock import live_holder
     from qmixbench.recorder import read_status, run_dir
+    from qmixbench.run_files import run_problem
 
+    finished = {run_dir(out, s.env, s.algo, s.seed, s.variant) for s in done}
     lines, left, counts = [], 0, {"run": 0, "skip": 0, "continue": 0}
     for spec in specs:
         directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
-        status = read_status(directory) if resume else None
-        state = status.get("status") if status else None
-        steps = int(status.get("env_steps") or 0) if status else 0
         total = spec.config.total_env_steps
-        if state == "done":
+        there = resume and directory.exists()
+        # As sweep.run_job decides: a damaged run starts again; an intact one with a checkpoint continues.
+        problem = run_problem(directory) if there else None
+        status = read_status(directory) if there and problem is None else None
+        state = status.get("status") if status else None
+        if directory in finished:
             action, todo = "skip: done", 0
-        elif state and (directory / "checkpoint.pt").exists():  # train() continues from it, whatever the state
+        elif problem is not None:
+            action, todo = f"run: damaged ({problem}), starts again", total
+        elif state and (directory / "checkpoint.pt").exists():
+            steps = int(status.get("env_steps") or 0) if status else 0
             action, todo = f"continue: {state} at {steps:,} env steps, from its last checkpoint", total - steps
         else:
             action, todo = ("run" if state is None else f"run: {state}, no checkpoint, starts again"), total
@@ -187,8 +196,6 @@ def _plan_text(specs: list[RunSpec], out: Path, resume: bool) -> str:
         f"{counts['skip']} done; ~{left:,} env steps left to train (a continued run also redoes the steps "
         "since its last checkpoint)"
     )
-    from qmixbench.lock import live_holder
-
     holder = live_holder(out)
     busy = [f"note: {out} is in use by a live command ({holder}): a real run would be refused now"] if holder else []
     return "\n".join([head, *busy, *lines])
@@ -245,8 +252,8 @@ def main(args: argparse.Namespace) -> int:
         if args.train_fn == sweep.DEFAULT_TRAIN:  # a stand-in train function (tests) builds no env
             sweep.check_envs(specs, limits)  # before the lock: a bad env leaves no --out behind
         if args.dry_run:
-            sweep.plan(specs, out, args.resume)  # the same refusal of an occupied --out as a real run
-            print(_plan_text(specs, out, args.resume))
+            _, done = sweep.plan(specs, out, args.resume)  # the same refusal of an occupied --out as a real run
+            print(_plan_text(specs, done, out, args.resume))
             return 0
         # Held until the summary is written: nothing else writes runs (or summary.csv) into out meanwhile.
         with ResultsLock(out) as lock:
