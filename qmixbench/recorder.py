@@ -67,8 +67,9 @@ class StatusRecord(TypedDict):
     """One line: why the run failed (None unless ``failed``)."""
     traceback: str | None
     """The failure's traceback (None unless ``failed``)."""
-    started_at: float
-    """Unix time the run (or its latest resume) started."""
+    started_at: float | None
+    """Unix time the run (or its latest resume) started; None only in a failure recorded for a run
+    whose ``train()`` never wrote a status (:func:`qmixbench.sweep.jobs.run_job` records it)."""
     finished_at: float | None
     """Unix time it stopped (None while ``running``)."""
 

@@ -166,23 +166,21 @@ def _plan_text(specs: list[RunSpec], done: list[RunSpec], out: Path, resume: boo
     line each, then the totals (``--dry-run``)."""
     from qmixbench.lock import live_holder
     from qmixbench.recorder import read_status, run_dir
-    from qmixbench.run_files import run_problem
+    from qmixbench.sweep.jobs import start_mode
 
     finished = {run_dir(out, s.env, s.algo, s.seed, s.variant) for s in done}
     lines, left, counts = [], 0, {"run": 0, "skip": 0, "continue": 0}
     for spec in specs:
         directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
         total = spec.config.total_env_steps
-        there = resume and directory.exists()
-        # As sweep.run_job decides: a damaged run starts again; an intact one with a checkpoint continues.
-        problem = run_problem(directory) if there else None
-        status = read_status(directory) if there and problem is None else None
+        problem, from_checkpoint = start_mode(directory, resume)  # as sweep.run_job will decide
+        status = read_status(directory) if resume and problem is None else None
         state = status.get("status") if status else None
         if directory in finished:
             action, todo = "skip: done", 0
         elif problem is not None:
             action, todo = f"run: damaged ({problem}), starts again", total
-        elif state and (directory / "checkpoint.pt").exists():
+        elif from_checkpoint:
             steps = int(status.get("env_steps") or 0) if status else 0
             action, todo = f"continue: {state} at {steps:,} env steps, from its last checkpoint", total - steps
         else:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from qmixbench.config import RunSpec, resume_key, spec_record, to_dict
-from qmixbench.recorder import RUN_FILES, atomic_write_json, read_status, run_dir
+from qmixbench.recorder import RUN_FILES, StatusRecord, atomic_write_json, read_status, run_dir
 from qmixbench.run_files import JOB_FILE, RECORD_FILES, DamagedRunError, read_record, read_run, run_problem
 from qmixbench.sweep.expansion import SweepError
 from qmixbench.watchdog import Limits, run_limits
@@ -77,17 +77,15 @@ def _mark_failed(directory: Path, error: str, tb: str) -> None:
         old = {}
     if (old.get("status") == "failed" and old.get("traceback")) or old.get("status") == "interrupted":
         return
-    atomic_write_json(
-        directory / "status.json",
-        {
-            "status": "failed",
-            "env_steps": int(old.get("env_steps") or 0),
-            "error": error,
-            "traceback": tb,
-            "started_at": old.get("started_at"),
-            "finished_at": time.time(),
-        },
+    record = StatusRecord(
+        status="failed",
+        env_steps=int(old.get("env_steps") or 0),
+        error=error,
+        traceback=tb,
+        started_at=old.get("started_at"),
+        finished_at=time.time(),
     )
+    atomic_write_json(directory / "status.json", record)
 
 
 def _failed(spec: RunSpec, out: Path | str, error: str, tb: str, wall_time_s: float | None = None) -> dict[str, Any]:
@@ -109,6 +107,18 @@ def _failed(spec: RunSpec, out: Path | str, error: str, tb: str, wall_time_s: fl
     return outcome
 
 
+def start_mode(directory: Path, resume: bool) -> tuple[str | None, bool]:
+    """How :func:`run_job` starts a run that is not done: ``(problem, from_checkpoint)``.
+
+    ``problem`` is why the run's files cannot be believed (:func:`qmixbench.run_files.run_problem`), or
+    None: a damaged run starts again from the start, because a checkpoint may not match its metrics.
+    ``from_checkpoint`` is True when ``resume`` is on, the files are intact and a checkpoint exists to
+    continue from; otherwise the run trains from env step 0. ``run --dry-run`` predicts with this too.
+    """
+    problem = run_problem(directory) if resume else None
+    return problem, resume and problem is None and (directory / "checkpoint.pt").exists()
+
+
 def run_job(
     spec: RunSpec,
     out: str,
@@ -122,13 +132,11 @@ def run_job(
     :mod:`qmixbench.watchdog`); the process pool enforces them from the parent instead."""
     directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
     directory.mkdir(parents=True, exist_ok=True)
-    problem = run_problem(directory) if resume else None
+    problem, resume = start_mode(directory, resume)
     if problem is not None:
-        # Its files cannot be believed (a checkpoint may not match the metrics), so it starts afresh.
         log.warning("running a damaged run again from the start: %s", problem)
         for name in RUN_FILES:
             (directory / name).unlink(missing_ok=True)
-    resume = resume and (directory / "checkpoint.pt").exists()  # nothing to continue from: start afresh
     atomic_write_json(
         directory / JOB_FILE,
         {**spec_record(spec), "pid": os.getpid(), "host": socket.gethostname(), "submitted_at": time.time()},
