@@ -15,7 +15,7 @@ import math
 import re
 import typing
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from qmixbench.errors import QmixbenchError
 
@@ -371,19 +371,64 @@ class RunSpec:
             )
 
 
-def spec_record(spec: RunSpec) -> dict[str, Any]:
+class RunRecord(TypedDict):
+    """A :class:`RunSpec` minus its config, as ``job.json`` and ``config.json`` hold it under ``"run"``."""
+
+    env: str
+    env_kwargs: dict[str, Any]
+    algo: str
+    seed: int
+    team_reward: str
+    protocol: str
+    variant: str
+    loggers: list[str]
+    keep_checkpoints: bool
+
+
+class SpecRecord(TypedDict):
+    """The part of ``job.json`` and ``config.json`` that identifies a run (:func:`spec_record`)."""
+
+    run: RunRecord
+    config: dict[str, Any]
+    """The resolved :class:`TrainConfig` as a nested dict (:func:`to_dict`); ``--resume`` compares it."""
+
+
+class JobRecord(SpecRecord):
+    """``job.json``: the job as submitted (:func:`qmixbench.sweep.jobs.run_job` writes it first)."""
+
+    pid: int
+    """The process that runs the job (lets a reader tell a live run from one whose process died)."""
+    host: str
+    submitted_at: float
+    """Unix time."""
+
+
+class ConfigRecord(SpecRecord):
+    """``config.json``: what ``train()`` ran, written when the run starts (not on a resume)."""
+
+    rollout: str
+    """``vectorised`` (the env's batched path) or ``one env at a time``."""
+    env_defaults: dict[str, Any]
+    """The env's recommended overrides (``qmixbench.algos.ENV_DEFAULTS``), as resolved into ``config``."""
+    env_info: dict[str, Any]
+    """What the adapter read from the env: agents, observation, state and action sizes, episode limit."""
+    provenance: dict[str, Any]
+    """Code commit and dirty flag, package versions, machine, device (``qmixbench.provenance``)."""
+
+
+def spec_record(spec: RunSpec) -> SpecRecord:
     """The JSON-ready ``{"run": ..., "config": ...}`` part of a run's ``job.json`` and ``config.json``."""
-    return {
-        "run": {
-            "env": spec.env,
-            "env_kwargs": spec.env_kwargs,
-            "algo": spec.algo,
-            "seed": spec.seed,
-            "team_reward": spec.team_reward,
-            "protocol": spec.protocol,
-            "variant": spec.variant,
-            "loggers": list(spec.loggers),
-            "keep_checkpoints": spec.keep_checkpoints,
-        },
-        "config": to_dict(spec.config),
-    }
+    return SpecRecord(
+        run=RunRecord(
+            env=spec.env,
+            env_kwargs=spec.env_kwargs,
+            algo=spec.algo,
+            seed=spec.seed,
+            team_reward=spec.team_reward,
+            protocol=spec.protocol,
+            variant=spec.variant,
+            loggers=list(spec.loggers),
+            keep_checkpoints=spec.keep_checkpoints,
+        ),
+        config=to_dict(spec.config),
+    )

@@ -32,7 +32,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from qmixbench.config import flatten
+from qmixbench.config import SpecRecord, flatten
 from qmixbench.errors import QmixbenchError
 
 TRACKER_NAMES: dict[str, str] = {
@@ -68,10 +68,10 @@ def tracker_metrics(row: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def hyperparameters(record: dict[str, Any]) -> dict[str, str | float | int | bool]:
+def hyperparameters(record: SpecRecord) -> dict[str, str | float | int | bool]:
     """The run record (``{"run": ..., "config": ...}``) flattened to scalar hyperparameters
     (``config.lr``, ``run.env``); lists, dicts and None become JSON text, as trackers take scalars."""
-    flat = flatten(record)
+    flat = flatten(dict(record))
     return {k: v if isinstance(v, (str, int, float, bool)) else json.dumps(v) for k, v in flat.items()}
 
 
@@ -232,7 +232,7 @@ class Trackers:
         directory: Path,
         name: str,
         group: str,
-        record: dict[str, Any],
+        record: SpecRecord,
         resume_step: int | None,
     ) -> None:
         check_loggers(names)

@@ -34,7 +34,10 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal, TypedDict, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
+
+if TYPE_CHECKING:
+    from qmixbench.config import ConfigRecord
 
 METRIC_COLUMNS: tuple[str, ...] = (
     "env_steps",
@@ -185,7 +188,7 @@ class RunRecorder:
             self.rows = list(csv.DictReader(fh))
         return self.rows
 
-    def write_config(self, data: dict[str, Any]) -> None:
+    def write_config(self, data: ConfigRecord) -> None:
         atomic_write_json(self.dir / "config.json", data)
 
     def log_eval(self, row: dict[str, Any]) -> None:

@@ -42,7 +42,7 @@ from qmixbench.algos.mixers import build_mixer
 from qmixbench.algos.mixers.base import MixerShape
 from qmixbench.algos.networks import AgentNetwork, input_dim
 from qmixbench.buffer import EpisodeReplayBuffer
-from qmixbench.config import ConfigError, RunSpec, TrainConfig, resume_key, spec_record, to_dict
+from qmixbench.config import ConfigError, ConfigRecord, RunSpec, TrainConfig, resume_key, spec_record, to_dict
 from qmixbench.env_batch import make_env_batch
 from qmixbench.evaluate import eval_seeds, run_greedy, save_agent
 from qmixbench.loggers import Trackers
@@ -230,14 +230,14 @@ class _Run:
         self.last_eval_step, self.elapsed_before = c["last_eval_step"], c["wall"]
 
 
-def _config_record(spec: RunSpec, run: _Run) -> dict[str, Any]:
-    return {
+def _config_record(spec: RunSpec, run: _Run) -> ConfigRecord:
+    return ConfigRecord(
         **spec_record(spec),
-        "rollout": "vectorised" if run.envs.vectorised else "one env at a time",
-        "env_defaults": env_defaults(spec.env),
-        "env_info": dataclasses.asdict(run.info),
-        "provenance": provenance.collect(str(run.device)),
-    }
+        rollout="vectorised" if run.envs.vectorised else "one env at a time",
+        env_defaults=env_defaults(spec.env),
+        env_info=dataclasses.asdict(run.info),
+        provenance=provenance.collect(str(run.device)),
+    )
 
 
 def summary_from_rows(rows: list[dict[str, Any]], directory: Path) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qmixbench.config import RunSpec, resume_key, spec_record, to_dict
+from qmixbench.config import JobRecord, RunSpec, resume_key, spec_record, to_dict
 from qmixbench.recorder import RUN_FILES, StatusRecord, atomic_write_json, read_status, run_dir
 from qmixbench.run_files import JOB_FILE, RECORD_FILES, DamagedRunError, read_record, read_run, run_problem
 from qmixbench.sweep.expansion import SweepError
@@ -137,10 +137,8 @@ def run_job(
         log.warning("running a damaged run again from the start: %s", problem)
         for name in RUN_FILES:
             (directory / name).unlink(missing_ok=True)
-    atomic_write_json(
-        directory / JOB_FILE,
-        {**spec_record(spec), "pid": os.getpid(), "host": socket.gethostname(), "submitted_at": time.time()},
-    )
+    job = JobRecord(**spec_record(spec), pid=os.getpid(), host=socket.gethostname(), submitted_at=time.time())
+    atomic_write_json(directory / JOB_FILE, job)
     start = time.perf_counter()
     outcome = {
         "env": spec.env,
