@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +23,80 @@ from qmixbench.plots import png_axes
 from qmixbench.recorder import atomic_write_text, slug
 from qmixbench.results import CONFIG_PREFIX, SchemaError, final_evaluations
 
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "seeds",
-    "return_mean",
-    "return_std",
-    "return_iqm",
-    "iqm_ci_low",
-    "iqm_ci_high",
-    "auc",
-    "success_rate",
-    "final_env_steps",
-    "wall_time_s",
-    "env_steps_per_s",
+
+@dataclass(frozen=True)
+class RunGroup:
+    """The scored runs of one summary group (e.g. one env x algorithm), as the statistics see them."""
+
+    finals: pd.DataFrame
+    """One row per run: its final evaluation (:func:`qmixbench.results.final_evaluations`)."""
+    curves: list[pd.DataFrame]
+    """Each run's evaluations (its rows of the results table), in the order of ``finals``."""
+    rng: np.random.Generator
+    """The report's one bootstrap generator: groups draw from it in sorted order, so a report is reproducible."""
+    reps: int
+    """Bootstrap resamples."""
+
+    def final_scores(self) -> np.ndarray:
+        """(R,) the runs' final ``eval_return_mean``, unrecorded ones dropped."""
+        scores = self.finals["eval_return_mean"].to_numpy(np.float64)
+        return scores[~np.isnan(scores)]
+
+
+@dataclass(frozen=True)
+class SummaryStatistic:
+    """Summary columns computed together from one :class:`RunGroup` (results/README.md documents each)."""
+
+    columns: tuple[str, ...]
+    compute: Callable[[RunGroup], tuple[float, ...]]
+
+
+def _return_mean_std(group: RunGroup) -> tuple[float, ...]:
+    scores = group.final_scores()
+    if not scores.size:
+        return (math.nan, math.nan)
+    return (float(scores.mean()), float(scores.std(ddof=1)) if scores.size > 1 else math.nan)
+
+
+def _iqm_ci(group: RunGroup) -> tuple[float, ...]:
+    scores = group.final_scores()
+    if not scores.size:
+        return (math.nan, math.nan, math.nan)  # no bootstrap draw: the other groups' CIs stay as they were
+    low, high = stats.stratified_bootstrap_ci(scores, reps=group.reps, rng=group.rng)
+    return (stats.iqm(scores), low, high)
+
+
+def _auc(group: RunGroup) -> tuple[float, ...]:
+    values = [stats.auc(c["env_steps"], c["eval_return_mean"]) for c in group.curves]
+    return (float(np.nanmean(values)) if values and not np.isnan(values).all() else math.nan,)
+
+
+def _first_success(group: RunGroup) -> tuple[float, ...]:
+    # The median, not the mean: a run that never succeeds counts as inf, so the group's value is inf
+    # exactly when at least half its runs never succeeded, and a single late run cannot move it far.
+    steps = np.array([stats.first_reach(c["env_steps"], c["eval_success_rate"]) for c in group.curves])
+    steps = steps[~np.isnan(steps)]
+    return (float(np.median(steps)) if steps.size else math.nan,)
+
+
+def _final_mean(column: str) -> Callable[[RunGroup], tuple[float, ...]]:
+    return lambda group: (_nanmean(group.finals[column]),)
+
+
+SUMMARY_STATISTICS: tuple[SummaryStatistic, ...] = (
+    SummaryStatistic(("seeds",), lambda group: (len(group.finals),)),
+    SummaryStatistic(("return_mean", "return_std"), _return_mean_std),
+    SummaryStatistic(("return_iqm", "iqm_ci_low", "iqm_ci_high"), _iqm_ci),
+    SummaryStatistic(("auc",), _auc),
+    SummaryStatistic(("success_rate",), _final_mean("eval_success_rate")),
+    SummaryStatistic(("first_success_steps",), _first_success),
+    SummaryStatistic(("final_env_steps",), _final_mean("env_steps")),
+    SummaryStatistic(("wall_time_s",), _final_mean("wall_time_s")),
+    SummaryStatistic(("env_steps_per_s",), _final_mean("env_steps_per_s")),
 )
+"""The summary's statistics, in column order: adding one is one entry here (and its row in results/README.md)."""
+
+SUMMARY_COLUMNS: tuple[str, ...] = tuple(c for statistic in SUMMARY_STATISTICS for c in statistic.columns)
 """Columns of the summary after the group-by columns; documented in results/README.md."""
 
 RUN_SUMMARY_COLUMNS = (
@@ -100,8 +162,10 @@ def summarize(
     seed: int = 0,
     include_incomplete: bool = False,
 ) -> pd.DataFrame:
-    """Per group (default :func:`default_group_by`: env x algo, x variant for grids): seeds, final return mean/std/IQM with a 95% stratified-bootstrap CI,
-    learning-curve AUC (mean over runs), success rate, env steps, wall time and env steps/s (means over runs)."""
+    """Per group (default :func:`default_group_by`: env x algo, x variant for grids), one column per
+    :data:`SUMMARY_STATISTICS` entry: seeds, final return mean/std/IQM with a 95% stratified-bootstrap
+    CI, learning-curve AUC (mean over runs), success rate, env steps to the first success (median over
+    runs), env steps, wall time and env steps/s (means over runs)."""
     group_by = list(group_by) if group_by is not None else list(default_group_by(table))
     missing = [c for c in group_by if c not in table.columns]
     if missing:
@@ -111,32 +175,17 @@ def summarize(
         raise KeyError(f"unknown group-by column(s) {', '.join(missing)}; valid: {valid}")
     scored = _scored_runs(table, include_incomplete)
     finals = final_evaluations(scored)
-    aucs = {
-        run: stats.auc(rows["env_steps"], rows["eval_return_mean"])
-        for run, rows in scored.groupby("run_dir", sort=False)
-    }
+    curves = dict(tuple(scored.groupby("run_dir", sort=False)))
     rng = np.random.default_rng(seed)
     rows = []
     for key, group in finals.groupby(list(group_by), sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        scores = group["eval_return_mean"].to_numpy(np.float64)
-        scores = scores[~np.isnan(scores)]
+        runs = RunGroup(group, [curves[r] for r in group["run_dir"]], rng, reps)
         row: dict[str, Any] = dict(zip(group_by, key))
-        row["seeds"] = len(group)
-        if scores.size:
-            low, high = stats.stratified_bootstrap_ci(scores, reps=reps, rng=rng)
-            row.update(
-                return_mean=float(scores.mean()),
-                return_std=float(scores.std(ddof=1)) if scores.size > 1 else float("nan"),
-                return_iqm=stats.iqm(scores),
-                iqm_ci_low=low,
-                iqm_ci_high=high,
-            )
-        row["auc"] = float(np.nanmean([aucs[r] for r in group["run_dir"]])) if len(group) else float("nan")
-        row["success_rate"] = _nanmean(group["eval_success_rate"])
-        row["final_env_steps"] = _nanmean(group["env_steps"])
-        row["wall_time_s"] = _nanmean(group["wall_time_s"])
-        row["env_steps_per_s"] = _nanmean(group["env_steps_per_s"])
+        for statistic in SUMMARY_STATISTICS:
+            values = statistic.compute(runs)
+            assert len(values) == len(statistic.columns), statistic.columns  # a statistic's own contract
+            row.update(zip(statistic.columns, values))
         rows.append(row)
     summary = pd.DataFrame(rows, columns=list(group_by) + list(SUMMARY_COLUMNS))
     summary["seeds"] = summary["seeds"].astype("int64")

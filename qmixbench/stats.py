@@ -131,6 +131,14 @@ def probability_of_improvement_ci(
     return float(low), float(high)
 
 
+def _recorded_curve(steps: np.ndarray | list[float], values: np.ndarray | list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """A learning curve's (steps, values) without unrecorded (NaN) points, sorted by steps (stable)."""
+    s, v = np.asarray(steps, np.float64), np.asarray(values, np.float64)
+    keep = ~np.isnan(v)
+    order = np.argsort(s[keep], kind="stable")
+    return s[keep][order], v[keep][order]
+
+
 def auc(steps: np.ndarray | list[float], values: np.ndarray | list[float]) -> float:
     """Normalised area under a learning curve: trapezoid area over env steps / the steps spanned.
 
@@ -138,17 +146,26 @@ def auc(steps: np.ndarray | list[float], values: np.ndarray | list[float]) -> fl
     earlier scores higher than one that reaches the same final return later. One point: its value.
     NaN values (an evaluation that was not recorded) are dropped first.
     """
-    s, v = np.asarray(steps, np.float64), np.asarray(values, np.float64)
-    keep = ~np.isnan(v)
-    s, v = s[keep], v[keep]
+    s, v = _recorded_curve(steps, values)
     if s.size == 0:
         return float("nan")
-    order = np.argsort(s, kind="stable")
-    s, v = s[order], v[order]
     if s.size == 1 or s[-1] == s[0]:
         return float(v[-1])
     area = float(np.sum((s[1:] - s[:-1]) * (v[1:] + v[:-1]) / 2.0))
     return area / float(s[-1] - s[0])
+
+
+def first_reach(steps: np.ndarray | list[float], values: np.ndarray | list[float], above: float = 0.0) -> float:
+    """The env steps of a learning curve's first point whose value exceeds ``above`` (sample efficiency).
+
+    ``inf`` when no point does (the run never got there); NaN when the curve has no recorded value
+    (e.g. a success rate on an env without a success flag). NaN points are skipped.
+    """
+    s, v = _recorded_curve(steps, values)
+    if s.size == 0:
+        return float("nan")
+    hit = np.flatnonzero(v > above)
+    return float(s[hit[0]]) if hit.size else float("inf")
 
 
 def curve_band(

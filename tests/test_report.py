@@ -28,7 +28,33 @@ def test_summary_by_hand(table):
     # AUC of 8*s/400 + c over s in 100..400: trapezoids of a line = its mean over [100, 400] = 8*250/400 + c
     assert qmix["auc"] == pytest.approx(5.0 + 0.15)
     assert qmix["success_rate"] == 1.0 and qmix["final_env_steps"] == 400
+    assert qmix["first_success_steps"] == 100  # fake: success rate step / total, > 0 from the first evaluation
     assert qmix["wall_time_s"] == pytest.approx(0.4) and qmix["env_steps_per_s"] == 1000
+
+
+def test_first_success_steps_is_the_median_first_success_counting_never_as_inf(tmp_path):
+    from qmixbench.recorder import RunRecorder, run_dir
+
+    success = {  # success rate at env steps 100, 200, 300, 400 -> first step with success > 0
+        ("qmix", 0): [0.0, 0.0, 0.5, 1.0],  # 300
+        ("qmix", 1): [0.0, 0.25, 0.0, 1.0],  # 200: the first success counts even if the next evaluation fails
+        ("qmix", 2): [0.0, 0.0, 0.0, 0.0],  # never: inf
+        ("vdn", 0): [0.0, 0.0, 0.0, 0.0],  # inf
+        ("vdn", 1): [0.0, 0.0, 0.0, 0.5],  # 400
+        ("vdn", 2): [0.0, 0.0, 0.0, 0.0],  # inf
+        ("iql", 0): [None, None, None, None],  # no success flag recorded
+    }
+    for (algo, seed), rates in success.items():
+        rec = RunRecorder(run_dir(tmp_path, "t", algo, seed))
+        rec.write_config({"run": {"env": "t", "algo": algo, "seed": seed}, "config": {}})
+        for i, rate in enumerate(rates):
+            row = {"env_steps": 100 * (i + 1), "eval_return_mean": 1.0}
+            rec.log_eval(row if rate is None else {**row, "eval_success_rate": rate})
+        rec.set_status("done", 400)
+    first = report.summarize(results.load([tmp_path]), reps=10).set_index("algo")["first_success_steps"]
+    assert first["qmix"] == 300  # median of 300, 200, inf
+    assert first["vdn"] == float("inf")  # two of three never succeed
+    assert first["iql"] != first["iql"]  # NaN: nothing to measure
 
 
 def test_summary_is_seeded_and_groups_by_config(table):

@@ -90,6 +90,15 @@ def test_auc_by_hand():
     assert stats.auc([0, 10, 20], [0, 2, 2]) > stats.auc([0, 10, 20], [0, 0, 2])
 
 
+def test_first_reach_by_hand():
+    nan = float("nan")
+    assert stats.first_reach([300, 100, 200], [0.9, 0.0, 0.3]) == 200  # order of the points does not matter
+    assert stats.first_reach([100, 200, 300], [0.0, nan, 0.5]) == 300  # an unrecorded point is skipped
+    assert stats.first_reach([100, 200], [0.5, 0.8], above=0.6) == 200
+    assert stats.first_reach([100, 200], [0.0, 0.0]) == float("inf")  # never
+    assert np.isnan(stats.first_reach([100, 200], [nan, nan]))  # nothing recorded
+
+
 def test_curve_band():
     curves = np.array([[0.0, 1.0, 2.0]] * 4)
     centre, lo, hi = stats.curve_band(curves, reps=200)
