@@ -75,7 +75,8 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     # challenge, evaluated every 50k (benchmarks/multigrid-open.toml runs exactly this). Measured at 1M
     # so far (results/reference/multigrid-open/): key-door-6x6 learnable but slow (QMIX 0.14, rising);
     # red-blue-doors-6x6 an open challenge (0 for all three at every evaluation); heavy-box-7x7 learnt by
-    # QMIX alone (0.41); empty-8x8 solved by all three by 550k. The budget stays 1M for every one of
+    # QMIX alone (0.41); empty-8x8 solved by all three by 550k; empty-16x16 by QMIX alone (from 150k);
+    # key-door-8x8 and red-blue-doors-8x8 open challenges (0 for all three). The budget stays 1M for every one of
     # these tasks so that the open suite's runs keep one config (a finished run's config is what
     # --resume checks).
     **{
