@@ -173,18 +173,19 @@ def _plan_text(specs: list[RunSpec], done: list[RunSpec], out: Path, resume: boo
     for spec in specs:
         directory = run_dir(out, spec.env, spec.algo, spec.seed, spec.variant)
         total = spec.config.total_env_steps
-        problem, from_checkpoint = start_mode(directory, resume)  # as sweep.run_job will decide
-        status = read_status(directory) if resume and problem is None else None
-        state = status.get("status") if status else None
-        if directory in finished:
+        if directory in finished:  # plan() has read it already: nothing more to read
             action, todo = "skip: done", 0
-        elif problem is not None:
-            action, todo = f"run: damaged ({problem}), starts again", total
-        elif from_checkpoint:
-            steps = int(status.get("env_steps") or 0) if status else 0
-            action, todo = f"continue: {state} at {steps:,} env steps, from its last checkpoint", total - steps
         else:
-            action, todo = ("run" if state is None else f"run: {state}, no checkpoint, starts again"), total
+            problem, from_checkpoint = start_mode(directory, resume)  # as sweep.run_job will decide
+            status = read_status(directory) if resume and problem is None else None
+            state = status.get("status") if status else None
+            if problem is not None:
+                action, todo = f"run: damaged ({problem}), starts again", total
+            elif from_checkpoint:
+                steps = int(status.get("env_steps") or 0) if status else 0
+                action, todo = f"continue: {state} at {steps:,} env steps, from its last checkpoint", total - steps
+            else:
+                action, todo = ("run" if state is None else f"run: {state}, no checkpoint, starts again"), total
         counts[action.split(":")[0]] += 1
         left += todo
         arm = f"{spec.algo}[{spec.variant}]" if spec.variant else spec.algo
