@@ -87,6 +87,28 @@ def test_mpe_team_reward_declaration() -> None:
         mpe.simple_spread(continuous_actions=True)
 
 
+def test_mpe_spread_reward_has_no_collision_term_at_local_ratio_0() -> None:
+    """Two agents overlapping: the reward is minus the summed landmark distances, computed
+    here by hand from the positions after the step, with no -1 per collision (mpe2 weighs its collision
+    penalty by ``local_ratio``); at ``local_ratio`` 0.5 the same collision costs each colliding agent."""
+    _needs("mpe2", "mpe")
+    from qmixbench_envs.external import mpe
+
+    for local_ratio in (0.0, 0.5):
+        env = mpe.simple_spread(N=3, local_ratio=local_ratio)
+        env.reset(seed=0)
+        world = env._raw.world
+        world.agents[1].state.p_pos = world.agents[0].state.p_pos + 0.05  # overlapping: a collision
+        _, rewards, *_ = env.step(dict.fromkeys(env.agents, 0))  # no-op: nobody moves apart
+        spread = -sum(
+            min(float(np.linalg.norm(a.state.p_pos - lm.state.p_pos)) for a in world.agents) for lm in world.landmarks
+        )
+        if local_ratio == 0.0:
+            assert all(r == pytest.approx(spread, abs=1e-9) for r in rewards.values())
+        else:
+            assert rewards["agent_0"] == pytest.approx(0.5 * spread - 0.5, abs=1e-9)
+
+
 def test_pursuit_steps_exactly_like_upstream_parallel_env() -> None:
     _needs("pettingzoo.sisl.pursuit.pursuit_base", "sisl")
     from pettingzoo.sisl.pursuit.pursuit import parallel_env
