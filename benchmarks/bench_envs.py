@@ -121,33 +121,38 @@ def measure_external(steps: int, repeats: int) -> tuple[list[tuple[str, int, flo
 
 
 def random_episodes(env_id: str, episodes: int, seed: int = 1) -> tuple[list[float], list[bool]]:
-    """Play ``episodes`` of uniformly random play (all 7 actions) and return each episode's team return
-    and success flag."""
+    """Play ``episodes`` of uniformly random play (every action of each agent's space, available or not)
+    and return each episode's team return and success flag.
+
+    The team return follows the env's ``team_reward`` declaration: every agent's reward is the team's
+    (``shared``, multigrid) or the team's is their sum (``sum``, LBF)."""
     env, rng = make(env_id), np.random.default_rng(seed)
     env.reset(seed=seed)
+    summed = env.metadata.get("team_reward") == "sum"
+    n_actions = {a: int(env.action_space(a).n) for a in env.possible_agents}
     returns: list[float] = []
     successes: list[bool] = []
     total = 0.0
     while len(returns) < episodes:
-        _, rewards, _, _, infos = env.step({a: int(rng.integers(7)) for a in env.agents})
-        total += rewards[env.possible_agents[0]]  # shared team reward: every agent's reward is the team's
+        _, rewards, _, _, infos = env.step({a: int(rng.integers(n_actions[a])) for a in env.agents})
+        total += sum(rewards.values()) if summed else rewards[env.possible_agents[0]]
         if not env.agents:
             returns.append(total)
-            successes.append(bool(infos[env.possible_agents[0]]["success"]))
+            successes.append(bool(infos[env.possible_agents[0]].get("success", False)))
             total = 0.0
             env.reset()
     return returns, successes
 
 
 def random_success(env_id: str, episodes: int, seed: int = 1) -> tuple[float, float]:
-    """Return the share of ``episodes`` of uniformly random play (all 7 actions) that end in success and
+    """Return the share of ``episodes`` of uniformly random play (every action) that end in success and
     its binomial standard error sqrt(p (1 - p) / n)."""
     share = sum(random_episodes(env_id, episodes, seed)[1]) / episodes
     return share, float(np.sqrt(share * (1 - share) / episodes))
 
 
 def random_return(env_id: str, episodes: int, seed: int = 1) -> tuple[float, float]:
-    """Return the mean team return of ``episodes`` of uniformly random play (all 7 actions) and its
+    """Return the mean team return of ``episodes`` of uniformly random play (every action) and its
     standard error: the "random" reference point of ``benchmarks/reference-scores.csv``."""
     returns = random_episodes(env_id, episodes, seed)[0]
     return float(np.mean(returns)), float(np.std(returns, ddof=1) / np.sqrt(episodes))

@@ -101,6 +101,7 @@ def test_shipped_reference_points_match_the_games():
             "multigrid/two-step-vault-v0",
             "multigrid/collect-8x8-v0",
             "multigrid/empty-6x6-v0",
+            "lbf/8x8-2p-2f-coop-v3",
         ]
     )
     for env_id, ref in refs.items():
