@@ -25,9 +25,10 @@ Deviations (papoudakis2021):
   schedule per algorithm and environment, and lists them in its appendix tables. No copy of those
   tables could be read when this protocol was written (the paper's full text was not reachable and
   no public source quoting them for IQL, VDN or QMIX was found), and values are never filled from
-  memory. So the three algorithms share qmixbench's defaults here; add each value with its table
-  and page once read. The study's code base ships algorithm presets, but they are the code's
-  defaults, not the tuned values of the tables, so they are not used either.
+  memory. So the three algorithms share the family's recommended settings
+  (:data:`qmixbench.algos.ENV_DEFAULTS`: for ``lbf/*`` a feed-forward agent, standardised rewards and
+  TD(λ) 0.6, calibrated by qmixbench on the study's Foraging-8x8-2p-2f-coop), which the protocol
+  leaves in place; add each per-algorithm value with its table and page once read.
 * **Parallel environments.** EPyMARL's off-policy runs step one environment (``batch_size_run: 1``);
   qmixbench steps ``n_envs`` in lockstep with the same updates per collected episode.
 * ``checkpoint_interval`` is qmixbench's own (no counterpart in the paper): a checkpoint holds the

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from qmixbench import sweep
-from qmixbench.algos import resolve_config
+from qmixbench.algos import env_defaults, resolve_config
 from qmixbench.cli import main
 from qmixbench.config import ConfigError, TrainConfig, apply_overrides
 from qmixbench.protocols import PROTOCOLS, env_family, protocol_overrides
@@ -33,8 +33,11 @@ def test_settings_are_per_family_not_per_task():
 def test_protocol_sits_between_env_defaults_and_user_overrides():
     plain = resolve_config("vdn", env=LBF)
     chosen = resolve_config("vdn", env=LBF, protocol="papoudakis2021")
-    assert (plain.total_env_steps, plain.eval_episodes) == (TrainConfig().total_env_steps, TrainConfig().eval_episodes)
+    family = env_defaults(LBF)  # the lbf family's recommended settings, shared by every algorithm
+    assert (plain.agent, plain.td_lambda) == (family["agent"], family["td_lambda"])
+    assert plain.eval_episodes == TrainConfig().eval_episodes  # which the env defaults leave alone
     assert (chosen.total_env_steps, chosen.eval_interval, chosen.eval_episodes) == (2_000_000, 50_000, 100)
+    assert (chosen.agent, chosen.td_lambda) == (family["agent"], family["td_lambda"])  # the protocol is silent there
     assert resolve_config("vdn", {"eval_episodes": 7}, env=LBF, protocol="papoudakis2021").eval_episodes == 7
     assert chosen.mixer.kind == "vdn"  # the preset survives
 
