@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--external", action="store_true", help="also time each installed external family")
     args = parser.parse_args(argv)
     if args.random_return:
-        print("| env | random return (10,000 episodes, 2 agents, seed 1) | standard error |\n|---|---|---|")
+        print("| env | random return (10,000 episodes, seed 1) | standard error |\n|---|---|---|")
         for env_id in args.random_return.split(","):
             try:
                 mean, se = random_return(env_id, 10_000)
