@@ -26,9 +26,9 @@ Deviations (papoudakis2021):
   tables could be read when this protocol was written (the paper's full text was not reachable and
   no public source quoting them for IQL, VDN or QMIX was found), and values are never filled from
   memory. So the three algorithms share the family's recommended settings
-  (:data:`qmixbench.algos.ENV_DEFAULTS`: for ``lbf/*`` a feed-forward agent, standardised rewards and
-  TD(λ) 0.6, calibrated by qmixbench on the study's Foraging-8x8-2p-2f-coop), which the protocol
-  leaves in place; add each per-algorithm value with its table and page once read.
+  (:data:`qmixbench.algos.ENV_DEFAULTS`: a feed-forward agent and standardised rewards for ``lbf/*``
+  and ``mpe/*``, TD(λ) 0.6 for ``lbf/*``, calibrated by qmixbench on the study's tasks), which the
+  protocol leaves in place; add each per-algorithm value with its table and page once read.
 * **Parallel environments.** EPyMARL's off-policy runs step one environment (``batch_size_run: 1``);
   qmixbench steps ``n_envs`` in lockstep with the same updates per collected episode.
 * ``checkpoint_interval`` is qmixbench's own (no counterpart in the paper): a checkpoint holds the
