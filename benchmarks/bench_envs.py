@@ -28,6 +28,7 @@ import minigrid
 import numpy as np
 
 import qmixbench_envs
+from qmixbench.adapter import declared_team_reward, team_reward_of
 from qmixbench_envs import make
 from qmixbench_envs.external import MissingExtraError
 from qmixbench_envs.registry import FAMILY_DEFAULTS
@@ -124,18 +125,18 @@ def random_episodes(env_id: str, episodes: int, seed: int = 1) -> tuple[list[flo
     """Play ``episodes`` of uniformly random play (every action of each agent's space, available or not)
     and return each episode's team return and success flag.
 
-    The team return follows the env's ``team_reward`` declaration: every agent's reward is the team's
-    (``shared``, multigrid) or the team's is their sum (``sum``, LBF)."""
+    The team return is the one training and evaluation record: the env's ``team_reward`` declaration
+    reduced as the adapter does (:func:`qmixbench.adapter.team_reward_of`)."""
     env, rng = make(env_id), np.random.default_rng(seed)
     env.reset(seed=seed)
-    summed = env.metadata.get("team_reward") == "sum"
+    team_reward = declared_team_reward(env)
     n_actions = {a: int(env.action_space(a).n) for a in env.possible_agents}
     returns: list[float] = []
     successes: list[bool] = []
     total = 0.0
     while len(returns) < episodes:
         _, rewards, _, _, infos = env.step({a: int(rng.integers(n_actions[a])) for a in env.agents})
-        total += sum(rewards.values()) if summed else rewards[env.possible_agents[0]]
+        total += team_reward_of([float(r) for r in rewards.values()], team_reward)
         if not env.agents:
             returns.append(total)
             successes.append(bool(infos[env.possible_agents[0]].get("success", False)))

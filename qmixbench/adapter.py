@@ -202,8 +202,7 @@ class ParallelEnvAdapter:
         # Integer observation dtypes are checked against their range (see the module docstring).
         self._obs_dtype = np.dtype(obs_space.dtype)
         self._int_obs = self._obs_dtype.kind in "biu"
-        declared = (getattr(env, "metadata", None) or {}).get("team_reward", "sum")
-        self.team_reward = declared if team_reward == "auto" else team_reward
+        self.team_reward = declared_team_reward(env) if team_reward == "auto" else team_reward
         n_actions = int(env.action_space(self.agents[0]).n)  # type: ignore[attr-defined]
         self._pad_mask = np.zeros((len(self.agents), n_actions), bool)
         for i, agent in enumerate(self.agents):
@@ -340,11 +339,7 @@ class ParallelEnvAdapter:
             obs_arr, state, avail = self._arrays(obs, infos)  # state() is the env's code too
         finally:
             ENV_CALLS.end()
-        got = [float(rewards[a]) for a in live if a in rewards]
-        if self.team_reward == "shared":
-            reward = sum(got) / len(got) if got else 0.0
-        else:
-            reward = float(sum(got))
+        reward = team_reward_of([float(rewards[a]) for a in live if a in rewards], self.team_reward)
         terminal = {a for a in live if terms.get(a, False)}  # terminated, truncated too or not
         finished = terminal | {a for a in live if truncs.get(a, False)}
         still = set(self.env.agents) - finished
@@ -384,6 +379,20 @@ def build_env(env: str, env_kwargs: dict[str, Any] | None = None) -> ParallelEnv
             raise registry.UnknownEnvError(f"{exc}; an entry point is written module:factory") from None
         raise
     return call_factory(load_factory(spec.entry_point), {**spec.kwargs, **kwargs}, name)
+
+
+def declared_team_reward(env: Any) -> str:
+    """The env's own team-reward declaration, ``metadata["team_reward"]``: ``shared`` or ``sum``; an env
+    that declares nothing is taken as ``sum`` (individual rewards)."""
+    return str((getattr(env, "metadata", None) or {}).get("team_reward", "sum"))
+
+
+def team_reward_of(rewards: list[float], team_reward: str) -> float:
+    """The team's reward of one step from the rewards of the agents that acted: with ``shared`` every
+    agent already gets the team's, so their mean (0.0 when none acted); with ``sum``, their sum."""
+    if team_reward == "shared":
+        return sum(rewards) / len(rewards) if rewards else 0.0
+    return float(sum(rewards))
 
 
 def make_adapter(env: str, env_kwargs: dict[str, Any] | None = None, team_reward: str = "auto") -> ParallelEnvAdapter:

@@ -11,7 +11,8 @@ Registered ids (kwargs in ``qmixbench_envs.registry``):
   left, right, down, up); observation (18,): own velocity and position, landmarks' and other agents'
   relative positions, communication. ``local_ratio=0``: every agent gets only the global reward, minus
   the summed distance of each landmark to its closest agent (mpe2 weighs its per-agent collision
-  penalty by ``local_ratio``, so there is none), so the team reward is **shared**. State: mpe2's concatenated observations (54,).
+  penalty by ``local_ratio``, so there is none), so the team reward is **shared**. State: mpe2's
+  concatenated observations (54,).
 * ``mpe/simple-speaker-listener-v4``: a speaker (observes the goal colour (3,), ``Discrete(3)``
   messages) and a listener (observes velocity, landmark positions and the message (11,),
   ``Discrete(5)`` moves). Heterogeneous: qmixbench's adapter pads them to (11,) and ``Discrete(5)``
