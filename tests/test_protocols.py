@@ -42,6 +42,19 @@ def test_protocol_sits_between_env_defaults_and_user_overrides():
     assert chosen.mixer.kind == "vdn"  # the preset survives
 
 
+def test_a_protocol_value_beats_the_env_default_for_the_same_key(monkeypatch):
+    # The shipped protocol and lbf/* defaults agree on every key they share (2M, 50k), so give the
+    # protocol a value the family defaults also set, and a different one, to see which wins.
+    family = env_defaults(LBF)
+    assert "td_lambda" in family
+    other = 0.25 if family["td_lambda"] != 0.25 else 0.5
+    per_algo = {**PROTOCOLS["papoudakis2021"]["lbf"]["vdn"], "td_lambda": other}
+    monkeypatch.setitem(PROTOCOLS["papoudakis2021"]["lbf"], "vdn", per_algo)
+    assert resolve_config("vdn", env=LBF, protocol="papoudakis2021").td_lambda == other
+    assert resolve_config("vdn", env=LBF).td_lambda == family["td_lambda"]  # without it, the family's
+    assert resolve_config("vdn", {"td_lambda": 0.9}, env=LBF, protocol="papoudakis2021").td_lambda == 0.9
+
+
 @pytest.mark.parametrize(
     ("name", "algo", "env", "message"),
     [
