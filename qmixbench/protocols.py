@@ -62,6 +62,22 @@ PROTOCOLS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
 :class:`~qmixbench.config.TrainConfig` overrides; every value cites its source where it is written."""
 
 
+RETURN_CONVENTIONS: dict[str, dict[str, str]] = {
+    "papoudakis2021": {
+        # EPyMARL's gym wrapper, the study's LBF path (uoe-agents/epymarl src/envs/__init__.py,
+        # _GymmaWrapper.step: ``return float(sum(reward)), ...``): the team return is the sum over agents.
+        "lbf": "sum",
+        # "the returns that are presented in the paper for the MPE tasks are divided by the number of
+        # agents" (G. Papoudakis, uoe-agents/epymarl#29): per agent.
+        "mpe": "mean",
+    },
+}
+"""Protocol name -> env family -> how the study reports a team's return on the family's tasks: ``sum``
+over agents or ``mean`` (per agent), the ``convention`` of :mod:`qmixbench.published`. ``qmixbench
+report`` computes the study's metrics of runs trained under a protocol in this convention. Every
+protocol names one for each family it covers (checked by the tests)."""
+
+
 def env_family(env: str) -> str:
     """The family of an env string: its registered id's namespace (``lbf/8x8-2p-2f-coop-v3`` -> ``lbf``;
     the alias ``lbf`` -> ``lbf``); arguments after ``?`` are ignored.
@@ -120,4 +136,4 @@ def check_protocol(name: str) -> str:
     return name
 
 
-__all__ = ["PROTOCOLS", "check_protocol", "env_family", "protocol_overrides"]
+__all__ = ["PROTOCOLS", "RETURN_CONVENTIONS", "check_protocol", "env_family", "protocol_overrides"]

@@ -161,6 +161,28 @@ def _run_facts(run_dir: str) -> tuple[str, int]:
     return str(info["team_reward"]), len(info["agent_ids"])
 
 
+def _run_protocol(run_dir: str) -> str:
+    """The protocol ``run_dir``'s config.json recorded (``run.protocol``); "" for none or no file."""
+    path = Path(run_dir) / "config.json"
+    return str((read_json(path).get("run") or {}).get("protocol") or "") if path.exists() else ""
+
+
+def _group_metrics(group: pd.DataFrame, convention: str) -> dict[str, dict[str, float]]:
+    """:func:`paper_metrics` of one (env, algo) group of results rows, each run's returns in ``convention``."""
+    facts = {run: _run_facts(str(run)) for run in group["run_dir"].unique()}
+    converted = [
+        run_rows.assign(paper_return=to_convention(run_rows["eval_return_mean"], *facts[run], convention))
+        for run, run_rows in group.groupby("run_dir", sort=True)
+    ]
+    return paper_metrics(pd.concat(converted))
+
+
+def _scored(table: pd.DataFrame, include_incomplete: bool) -> pd.DataFrame:
+    """The evaluation rows that count: of finished runs only, unless ``include_incomplete``."""
+    rows = table if include_incomplete else table[table["status"] == "done"]
+    return rows[rows["eval_return_mean"].notna()]
+
+
 def paper_metrics(rows: pd.DataFrame, confidence: float = 0.95) -> dict[str, dict[str, float]]:
     """``max_return`` and ``average_return`` of one (env, algo) group of evaluation rows.
 
@@ -210,20 +232,14 @@ def compare(table: pd.DataFrame, published: pd.DataFrame, include_incomplete: bo
     Returns:
         One row per matching (env, algo, metric), columns :data:`COMPARISON_COLUMNS`, sorted.
     """
-    rows = table if include_incomplete else table[table["status"] == "done"]
-    rows = rows[rows["eval_return_mean"].notna()]
+    rows = _scored(table, include_incomplete)
     wanted = set(zip(published["task"], published["algorithm"]))
     rows = rows[[(e, a) in wanted for e, a in zip(rows["env"], rows["algo"])]]
     out: list[dict[str, Any]] = []
     for (env, algo), group in rows.groupby(["env", "algo"], sort=True):
-        facts = {run: _run_facts(str(run)) for run in group["run_dir"].unique()}
         mine = published[(published["task"] == env) & (published["algorithm"] == algo)]
         for pub in mine.itertuples(index=False):
-            converted = [
-                run_rows.assign(paper_return=to_convention(run_rows["eval_return_mean"], *facts[run], pub.convention))
-                for run, run_rows in group.groupby("run_dir", sort=True)
-            ]
-            m = paper_metrics(pd.concat(converted))[pub.metric]
+            m = _group_metrics(group, pub.convention)[pub.metric]
             out.append(
                 {
                     "env": env,
@@ -242,6 +258,80 @@ def compare(table: pd.DataFrame, published: pd.DataFrame, include_incomplete: bo
             )
     frame = pd.DataFrame(out, columns=list(COMPARISON_COLUMNS))
     return frame.sort_values(["env", "algo", "metric"], kind="stable", ignore_index=True)
+
+
+PROTOCOL_COLUMNS: tuple[str, ...] = (
+    "protocol",
+    "env",
+    "algo",
+    "metric",
+    "convention",
+    "seeds",
+    "value",
+    "ci_low",
+    "ci_high",
+    "step",
+)
+"""Columns of :func:`protocol_metrics`'s table. ``step``: the env step of ``max_return``'s evaluation."""
+
+
+def protocol_metrics(table: pd.DataFrame, include_incomplete: bool = False) -> pd.DataFrame:
+    """The study's metrics (:data:`METRICS`) of every (protocol, env, algo) trained under a named protocol.
+
+    Needs no published numbers: each run's ``config.json`` names its protocol (``run.protocol``), and
+    :data:`qmixbench.protocols.RETURN_CONVENTIONS` says how that study reports a team's return on the
+    env's family. Runs trained without a protocol are left out (the result is empty when none was).
+
+    Args:
+        table: :func:`qmixbench.results.load`'s table.
+        include_incomplete: also use runs whose status is not ``done``.
+
+    Returns:
+        One row per (protocol, env, algo, metric), columns :data:`PROTOCOL_COLUMNS`, sorted.
+    """
+    from qmixbench.protocols import RETURN_CONVENTIONS, env_family
+
+    rows = _scored(table, include_incomplete)
+    protocol_of = {run: _run_protocol(str(run)) for run in rows["run_dir"].unique()}
+    rows = rows.assign(protocol=rows["run_dir"].map(protocol_of))
+    rows = rows[rows["protocol"] != ""]
+    out: list[dict[str, Any]] = []
+    for (protocol, env, algo), group in rows.groupby(["protocol", "env", "algo"], sort=True):
+        conventions = RETURN_CONVENTIONS.get(str(protocol), {})
+        family = env_family(str(env))
+        if family not in conventions:
+            raise PublishedError(
+                f"protocol {protocol!r} names no return convention for family {family!r} (env {env!r}); "
+                f"it names: {', '.join(conventions) or 'none'}"
+            )
+        convention = conventions[family]
+        for metric, m in _group_metrics(group, convention).items():
+            out.append(
+                {"protocol": protocol, "env": env, "algo": algo, "metric": metric, "convention": convention, **m}
+            )
+    frame = pd.DataFrame(out, columns=list(PROTOCOL_COLUMNS))
+    return frame.sort_values(["protocol", "env", "metric", "algo"], kind="stable", ignore_index=True)
+
+
+def protocol_section(metrics: pd.DataFrame) -> str:
+    """The report.md section for :func:`protocol_metrics`'s table."""
+    from qmixbench.report import markdown_table
+
+    return "\n".join(
+        [
+            "## The protocol's metrics",
+            "",
+            "Runs trained under a named protocol (`--protocol`), scored with its study's definitions: "
+            "`max_return` is the mean over seeds at the evaluation where that mean is highest (`step`), with "
+            "a 95% Student-t interval over the seeds there; `average_return` is the mean over all evaluations "
+            "averaged over seeds, its interval over the seeds' per-run averages. Returns in the study's "
+            "convention for the family (`convention`: `sum` over agents or `mean` per agent; "
+            "`qmixbench.protocols.RETURN_CONVENTIONS`). `--published FILE` puts the paper's values beside these.",
+            "",
+            markdown_table(metrics),
+            "",
+        ]
+    )
 
 
 def markdown_section(beside: pd.DataFrame, source: str) -> str:
@@ -267,12 +357,15 @@ __all__ = [
     "COMPARISON_COLUMNS",
     "CONVENTIONS",
     "METRICS",
+    "PROTOCOL_COLUMNS",
     "PUBLISHED_COLUMNS",
     "PublishedError",
     "compare",
     "load_published",
     "markdown_section",
     "paper_metrics",
+    "protocol_metrics",
+    "protocol_section",
     "t_interval",
     "t_quantile",
     "to_convention",

@@ -97,3 +97,12 @@ def test_suite_protocol_key(tmp_path):
     path.write_text(f'envs = ["{LBF}"]\nalgos = ["qmix"]\nprotocol = "papers"\n')
     with pytest.raises(SuiteError, match="unknown protocol 'papers'; valid: papoudakis2021"):
         load_suite(path)
+
+
+def test_every_protocol_names_a_return_convention_for_each_family_it_covers():
+    from qmixbench.protocols import PROTOCOLS, RETURN_CONVENTIONS
+    from qmixbench.published import CONVENTIONS
+
+    for name, families in PROTOCOLS.items():
+        assert set(RETURN_CONVENTIONS[name]) == set(families), name
+        assert set(RETURN_CONVENTIONS[name].values()) <= set(CONVENTIONS), name

@@ -21,10 +21,13 @@ T_975_DF2 = 4.302652729911275  # Student t, 97.5% quantile, 2 degrees of freedom
 CURVES = {0: [0.0, 0.5, 0.4], 1: [0.2, 0.7, 0.6], 2: [0.1, 0.3, 0.8]}
 
 
-def write_run(out: Path, env: str, algo: str, seed: int, returns, status="done", team_reward="sum", n_agents=2):
+def write_run(
+    out: Path, env: str, algo: str, seed: int, returns, status="done", team_reward="sum", n_agents=2, protocol=""
+):
     rec = RunRecorder(run_dir(out, env, algo, seed))
     env_info = {"agent_ids": [f"agent_{i}" for i in range(n_agents)], "team_reward": team_reward}
-    rec.write_config({"run": {"env": env, "algo": algo, "seed": seed}, "config": {}, "env_info": env_info})
+    run = {"env": env, "algo": algo, "seed": seed, "protocol": protocol}
+    rec.write_config({"run": run, "config": {}, "env_info": env_info})
     for i, value in enumerate(returns):
         rec.log_eval({"env_steps": 100 * (i + 1), "eval_return_mean": value})
     rec.set_status(status, 100 * len(returns))
@@ -138,3 +141,44 @@ def test_the_shipped_published_file_loads():
     root = Path(__file__).resolve().parents[1]
     frame = published.load_published(root / "benchmarks" / "published" / "papoudakis2021.csv")
     assert list(frame.columns) == list(published.PUBLISHED_COLUMNS)
+
+
+def test_protocol_metrics_need_no_published_file(tmp_path):
+    out = tmp_path / "runs"
+    for seed, curve in CURVES.items():
+        write_run(out, LBF, "qmix", seed, curve, protocol="papoudakis2021")
+    # MPE under the study's per-agent convention: team returns (sum over 3 agents) -30 and -60 -> -10, -20
+    write_run(out, MPE, "vdn", 0, [-30.0, -45.0], n_agents=3, protocol="papoudakis2021")
+    write_run(out, MPE, "vdn", 1, [-60.0, -15.0], n_agents=3, protocol="papoudakis2021")
+    write_run(out, LBF, "vdn", 0, [1.0, 1.0, 1.0])  # no protocol: left out
+    metrics = published.protocol_metrics(results.load([out])).set_index(["env", "algo", "metric"])
+    assert set(metrics.index) == {(e, a, m) for e, a in ((LBF, "qmix"), (MPE, "vdn")) for m in published.METRICS}
+    best = metrics.loc[(LBF, "qmix", "max_return")]  # as in the published comparison above, by hand
+    half = T_975_DF2 * 0.2 / math.sqrt(3)
+    assert (best["value"], best["step"], best["seeds"], best["convention"]) == (pytest.approx(0.6), 300, 3, "sum")
+    assert (best["ci_low"], best["ci_high"]) == pytest.approx((0.6 - half, 0.6 + half), abs=1e-6)
+    assert metrics.loc[(LBF, "qmix", "average_return"), "value"] == pytest.approx(0.4)
+    # per agent: seed 0 -10, -15; seed 1 -20, -5 -> step means -15, -10: best at step 200
+    mpe = metrics.loc[(MPE, "vdn", "max_return")]
+    assert (mpe["value"], mpe["step"], mpe["convention"]) == (pytest.approx(-10.0), 200, "mean")
+    assert metrics.loc[(MPE, "vdn", "average_return"), "value"] == pytest.approx(-12.5)
+    assert published.protocol_metrics(results.load([out / LBF.replace("/", "__") / "vdn"])).empty
+
+
+def test_a_protocol_without_a_return_convention_is_refused(tmp_path):
+    out = tmp_path / "runs"
+    write_run(out, LBF, "qmix", 0, [0.5], protocol="made-up2020")
+    with pytest.raises(published.PublishedError, match="made-up2020.*no return convention.*lbf"):
+        published.protocol_metrics(results.load([out]))
+
+
+def test_report_cli_writes_the_protocol_metrics(tmp_path, capsys):
+    out = tmp_path / "runs"
+    for seed, curve in CURVES.items():
+        write_run(out, LBF, "qmix", seed, curve, protocol="papoudakis2021")
+    md = tmp_path / "rep" / "report.md"
+    assert main(["report", str(out), "--md", str(md), "--reps", "50"]) == 0
+    assert "The protocol's metrics" in capsys.readouterr().out
+    table = pd.read_csv(out / "report_protocol.csv").set_index("metric")
+    assert table.loc["max_return", "value"] == pytest.approx(0.6)
+    assert "## The protocol's metrics" in md.read_text()

@@ -165,13 +165,14 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown --columns {', '.join(bad)}; valid: {', '.join(summary.columns)}")
         summary = summary[[c for c in group_by if c not in columns] + columns]
     beside = None
-    if args.published:
-        try:
+    try:
+        studied = published.protocol_metrics(table, include_incomplete=args.include_incomplete)
+        if args.published:
             beside = published.compare(
                 table, published.load_published(args.published), include_incomplete=args.include_incomplete
             )
-        except published.PublishedError as exc:
-            raise UsageError(str(exc)) from exc
+    except published.PublishedError as exc:
+        raise UsageError(str(exc)) from exc
     cross, aggregates, references, ref_source = _cross_task(args, table)
     poi = report.improvement(table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete)
     shown_poi = report.drop_empty_variants(poi)
@@ -206,6 +207,9 @@ def main(args: argparse.Namespace) -> int:
         atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + section)
     if args.marl_eval:
         atomic_write_text(args.marl_eval, json.dumps(export) + "\n")
+    if len(studied):
+        report.write_csv(studied, csv_path.with_name(csv_path.stem + "_protocol.csv"))
+        atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + published.protocol_section(studied))
     if beside is not None:
         report.write_csv(beside, csv_path.with_name(csv_path.stem + "_published.csv"))
         section = published.markdown_section(beside, str(args.published))
@@ -223,6 +227,9 @@ def main(args: argparse.Namespace) -> int:
     )
     if len(diff):
         print(report.format_table(diff))
+    if len(studied):
+        print("\nThe protocol's metrics (its study's definitions and return convention), 95% CI:")
+        print(report.format_table(studied))
     if beside is not None:
         print(f"\nPublished ({args.published}) beside ours, the paper's metric definitions:")
         print(report.format_table(beside.drop(columns=["source"])))
