@@ -121,10 +121,16 @@ def _cross_task(args: argparse.Namespace, table: Any) -> tuple[Any, Any, dict[st
     return cross, aggregates, references, shown
 
 
+def _label_of(row: Any) -> str:
+    """``algo`` or ``algo[variant]`` of a health row."""
+    variant = row.variant if isinstance(row.variant, str) else ""
+    return f"{row.algo}[{variant}]" if variant else str(row.algo)
+
+
 def main(args: argparse.Namespace) -> int:
     import json
 
-    from qmixbench import cross_task, marl_eval, published, report, results
+    from qmixbench import cross_task, health, marl_eval, published, report, results
     from qmixbench.recorder import atomic_write_text
 
     if args.reps < 1:
@@ -175,6 +181,8 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     cross, aggregates, references, ref_source = _cross_task(args, table)
     poi = report.improvement(table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete)
+    growth = health.td_loss_growth(table)
+    unhealthy = health.flagged(growth)
     shown_poi = report.drop_empty_variants(poi)
     diff = report.config_diff(table)
 
@@ -207,6 +215,10 @@ def main(args: argparse.Namespace) -> int:
         atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + section)
     if args.marl_eval:
         atomic_write_text(args.marl_eval, json.dumps(export) + "\n")
+    if len(growth):
+        report.write_csv(growth, csv_path.with_name(csv_path.stem + "_health.csv"))
+    if len(unhealthy):
+        atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + health.markdown_section(unhealthy))
     if len(studied):
         report.write_csv(studied, csv_path.with_name(csv_path.stem + "_protocol.csv"))
         atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + published.protocol_section(studied))
@@ -238,6 +250,11 @@ def main(args: argparse.Namespace) -> int:
         print(report.format_table(report.drop_empty_variants(aggregates)))
     for note in cross.notes if cross is not None else ():
         print(f"note: {note}")
+    for row in unhealthy.itertuples(index=False):
+        print(
+            f"note: {row.env} {_label_of(row)} seed {row.seed}: TD loss grew {row.growth:.3g}x "
+            f"({row.td_loss_first:.3g} -> max {row.td_loss_max:.3g}); look at its curve (report.md, learner health)"
+        )
     if len(not_done):
         counts = ", ".join(f"{n} {s}" for s, n in not_done["status"].value_counts().items())
         print(f"\nnot scored: {counts} (see `qmixbench list runs`; --include-incomplete scores them)")
