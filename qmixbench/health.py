@@ -82,6 +82,19 @@ def flagged(growth: pd.DataFrame, threshold: float = GROWTH_FLAG) -> pd.DataFram
     return growth[growth["growth"] > threshold].reset_index(drop=True)
 
 
+def notes(flags: pd.DataFrame, where: str) -> list[str]:
+    """One line per flagged run, for the terminal; ``where`` says where its curve is to be seen."""
+    lines = []
+    for row in flags.itertuples(index=False):
+        variant = row.variant if isinstance(row.variant, str) else ""
+        arm = f"{row.algo}[{variant}]" if variant else str(row.algo)
+        lines.append(
+            f"note: {row.env} {arm} seed {row.seed}: TD loss grew {row.growth:.3g}x "
+            f"({row.td_loss_first:.3g} -> max {row.td_loss_max:.3g}); look at its curve ({where})"
+        )
+    return lines
+
+
 def markdown_section(flags: pd.DataFrame, threshold: float = GROWTH_FLAG) -> str:
     """The report.md section listing flagged runs (empty string when none is)."""
     if flags.empty:
@@ -104,4 +117,4 @@ def markdown_section(flags: pd.DataFrame, threshold: float = GROWTH_FLAG) -> str
     )
 
 
-__all__ = ["GROWTH_FLAG", "HEALTH_COLUMNS", "flagged", "markdown_section", "td_loss_growth"]
+__all__ = ["GROWTH_FLAG", "HEALTH_COLUMNS", "flagged", "markdown_section", "notes", "td_loss_growth"]

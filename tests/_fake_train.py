@@ -5,7 +5,8 @@ executors, crash isolation and resume in seconds. ``spec.env_kwargs["mode"]`` pi
 ``ok`` (default), ``raise`` (an exception after the first evaluation), ``nan`` (FloatingPointError
 at once), ``die`` (the process exits hard: os._exit), ``slow`` (sleeps ``delay`` s per evaluation),
 ``hang`` (steps ``_hostile_envs:HangingStep`` through the adapter, whose step never returns),
-``interrupt`` (KeyboardInterrupt after the first evaluation, as Ctrl-C would).
+``interrupt`` (KeyboardInterrupt after the first evaluation, as Ctrl-C would), ``diverge`` (finishes,
+but its TD loss grows 1000x from the first evaluation to the last).
 The eval return is a deterministic function of algo, seed and step.
 """
 
@@ -88,7 +89,9 @@ def train(spec: RunSpec, out_dir: str | Path, resume: bool = False, progress: bo
                     "eval_success_rate": step / cfg.total_env_steps,
                     "eval_episode_len_mean": 2.0,
                     "train_return_mean": 1.0,
-                    "td_loss": 0.1,
+                    "td_loss": 0.1 * 1000.0 ** ((step - cfg.eval_interval) / cfg.total_env_steps)
+                    if mode == "diverge"
+                    else 0.1,
                     "epsilon": 0.05,
                     "wall_time_s": step / 1000.0,
                     "env_steps_per_s": 1000.0,

@@ -66,3 +66,18 @@ def test_report_of_healthy_runs_has_no_health_section(tmp_path, capsys):
     assert main(["report", str(out), "--md", str(md), "--reps", "50"]) == 0
     assert "TD loss grew" not in capsys.readouterr().out
     assert "Learner health" not in md.read_text()
+
+
+def test_run_names_a_finished_run_whose_loss_grew(tmp_path, capsys):
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        'envs = ["matrix/two-step-v0", "matrix/climbing-v0"]\nalgos = ["qmix"]\nseeds = [0]\n'
+        '[budget]\nenv_steps = 400\n[eval]\ninterval = 100\n[env."matrix/climbing-v0"]\nkwargs = { mode = "diverge" }\n'
+    )
+    out = tmp_path / "o"
+    argv = ["run", "--suite", str(suite), "--out", str(out), "--train-fn", "_fake_train:train"]
+    assert main(argv) == 0  # a finite divergence is not a failure
+    printed = capsys.readouterr().out
+    # the fake's loss: 0.1 at the first evaluation (step 100), 0.1 * 1000 ** (300 / 400) at the last
+    assert f"matrix/climbing-v0 qmix seed 0: TD loss grew {1000**0.75:.3g}x" in printed
+    assert "two-step-v0 qmix seed 0: TD loss" not in printed

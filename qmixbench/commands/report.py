@@ -121,12 +121,6 @@ def _cross_task(args: argparse.Namespace, table: Any) -> tuple[Any, Any, dict[st
     return cross, aggregates, references, shown
 
 
-def _label_of(row: Any) -> str:
-    """``algo`` or ``algo[variant]`` of a health row."""
-    variant = row.variant if isinstance(row.variant, str) else ""
-    return f"{row.algo}[{variant}]" if variant else str(row.algo)
-
-
 def main(args: argparse.Namespace) -> int:
     import json
 
@@ -250,11 +244,8 @@ def main(args: argparse.Namespace) -> int:
         print(report.format_table(report.drop_empty_variants(aggregates)))
     for note in cross.notes if cross is not None else ():
         print(f"note: {note}")
-    for row in unhealthy.itertuples(index=False):
-        print(
-            f"note: {row.env} {_label_of(row)} seed {row.seed}: TD loss grew {row.growth:.3g}x "
-            f"({row.td_loss_first:.3g} -> max {row.td_loss_max:.3g}); look at its curve (report.md, learner health)"
-        )
+    for line in health.notes(unhealthy, "report.md, learner health"):
+        print(line)
     if len(not_done):
         counts = ", ".join(f"{n} {s}" for s, n in not_done["status"].value_counts().items())
         print(f"\nnot scored: {counts} (see `qmixbench list runs`; --include-incomplete scores them)")

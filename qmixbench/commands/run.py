@@ -208,7 +208,7 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def main(args: argparse.Namespace) -> int:
-    from qmixbench import report, results, sweep
+    from qmixbench import health, report, results, sweep
     from qmixbench.config import ConfigError, parse_set_args
     from qmixbench.entry_points import EnvSpecError, check_trusted
     from qmixbench.grid import GridError, parse_grid_args
@@ -305,6 +305,8 @@ def main(args: argparse.Namespace) -> int:
     print()
     print(report.format_table(shown))
     print(f"\nsummary: {Path(out) / 'summary.csv'}; full report: qmixbench report {out}")
+    for line in health.notes(health.flagged(health.td_loss_growth(table)), f"qmixbench report {out}"):
+        print(line)
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         print(f"\n{len(failed)} of {len(outcomes)} runs failed (traceback in each run's status.json):", file=sys.stderr)
