@@ -244,17 +244,23 @@ def merge_run_summary(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFra
     return merged.sort_values(["env", "algo", "variant"], kind="stable", ignore_index=True)
 
 
-def improvement(table: pd.DataFrame, reps: int = 2000, seed: int = 0, include_incomplete: bool = False) -> pd.DataFrame:
+def improvement(
+    table: pd.DataFrame,
+    reps: int = 2000,
+    seed: int = 0,
+    include_incomplete: bool = False,
+    score: str = "eval_return_mean",
+) -> pd.DataFrame:
     """Per env, for every ordered pair of arms (algorithm and config-grid variant): P(a run of X beats a
     run of Y) and its 95% CI. Every pair is listed, so variants of one algorithm are compared with each
-    other as well as with the other algorithms; with no grid the arms are the algorithms."""
+    other as well as with the other algorithms; with no grid the arms are the algorithms. ``score``: the
+    metrics.csv column compared, at each run's final evaluation (the return; :mod:`qmixbench.success`
+    passes the success rate)."""
     finals = final_evaluations(_scored_runs(table, include_incomplete))
     rng = np.random.default_rng(seed)
     rows = []
     for env, group in finals.groupby("env", sort=True):
-        scores = {
-            arm: g["eval_return_mean"].dropna().to_numpy(np.float64) for arm, g in group.groupby(list(ARM), sort=True)
-        }
+        scores = {arm: g[score].dropna().to_numpy(np.float64) for arm, g in group.groupby(list(ARM), sort=True)}
         for x in scores:
             for y in scores:
                 if x == y or not scores[x].size or not scores[y].size:

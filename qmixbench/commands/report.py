@@ -124,7 +124,7 @@ def _cross_task(args: argparse.Namespace, table: Any) -> tuple[Any, Any, dict[st
 def main(args: argparse.Namespace) -> int:
     import json
 
-    from qmixbench import cross_task, health, marl_eval, published, report, results
+    from qmixbench import cross_task, health, marl_eval, published, report, results, success
     from qmixbench.recorder import atomic_write_text
 
     if args.reps < 1:
@@ -175,6 +175,10 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     cross, aggregates, references, ref_source = _cross_task(args, table)
     poi = report.improvement(table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete)
+    wins = success.success_summary(table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete)
+    wins_poi = success.success_improvement(
+        table, reps=args.reps, seed=args.seed, include_incomplete=args.include_incomplete
+    )
     growth = health.td_loss_growth(table)
     unhealthy = health.flagged(growth)
     shown_poi = report.drop_empty_variants(poi)
@@ -209,6 +213,11 @@ def main(args: argparse.Namespace) -> int:
         atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + section)
     if args.marl_eval:
         atomic_write_text(args.marl_eval, json.dumps(export) + "\n")
+    if len(wins):
+        report.write_csv(wins, csv_path.with_name(csv_path.stem + "_success.csv"))
+        report.write_csv(wins_poi, csv_path.with_name(csv_path.stem + "_success_improvement.csv"))
+        section = success.markdown_section(wins, wins_poi)
+        atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n" + section)
     if len(growth):
         report.write_csv(growth, csv_path.with_name(csv_path.stem + "_health.csv"))
     if len(unhealthy):
@@ -233,6 +242,9 @@ def main(args: argparse.Namespace) -> int:
     )
     if len(diff):
         print(report.format_table(diff))
+    if len(wins):
+        print("\nSuccess (win) rate at the final evaluation, 95% CI (P(improvement) on it: report.md):")
+        print(report.format_table(report.drop_empty_variants(wins)))
     if len(studied):
         print("\nThe protocol's metrics (its study's definitions and return convention), 95% CI:")
         print(report.format_table(studied))
