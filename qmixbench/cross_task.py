@@ -31,7 +31,7 @@ from qmixbench import stats
 from qmixbench.grid import arm_label
 from qmixbench.plots import png_axes
 from qmixbench.references import ReferencePoint
-from qmixbench.results import final_evaluations
+from qmixbench.results import final_evaluations, scored_runs
 
 NORMALISED_COLUMNS = ("env", "algo", "variant", "seed", "final_return", "normalised_score")
 """Columns of the per-run normalised-score table (``*_normalised.csv``)."""
@@ -65,7 +65,7 @@ def score_matrices(
     table: pd.DataFrame, references: dict[str, ReferencePoint], include_incomplete: bool = False
 ) -> CrossTask:
     """Normalise each run's final return and arrange them as one (R, T) matrix per arm (see the module docstring)."""
-    scored = table if include_incomplete else table[table["status"] == "done"]
+    scored = scored_runs(table, include_incomplete)
     finals = final_evaluations(scored)
     finals = finals[finals["eval_return_mean"].notna()] if not finals.empty else finals
     notes: list[str] = []

@@ -44,6 +44,7 @@ import pandas as pd
 
 from qmixbench.errors import QmixbenchError
 from qmixbench.grid import arm_label
+from qmixbench.results import scored_runs
 
 ABSOLUTE = "absolute_metrics"
 
@@ -91,7 +92,7 @@ def marl_eval_data(table: pd.DataFrame, include_incomplete: bool = False) -> dic
         ExportError: two environments, tasks or algorithms would merge in marl-eval (see the module
             docstring).
     """
-    rows = table if include_incomplete else table[table["status"] == "done"]
+    rows = scored_runs(table, include_incomplete)
     rows = rows[rows["eval_return_mean"].notna()]
     env_ids = [str(env) for env in rows["env"].unique()]
     arms = [

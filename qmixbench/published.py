@@ -33,6 +33,7 @@ import pandas as pd
 
 from qmixbench.errors import QmixbenchError
 from qmixbench.recorder import read_json
+from qmixbench.results import scored_runs
 
 PUBLISHED_COLUMNS: tuple[str, ...] = (
     "task",
@@ -179,7 +180,7 @@ def _group_metrics(group: pd.DataFrame, convention: str) -> dict[str, dict[str, 
 
 def _scored(table: pd.DataFrame, include_incomplete: bool) -> pd.DataFrame:
     """The evaluation rows that count: of finished runs only, unless ``include_incomplete``."""
-    rows = table if include_incomplete else table[table["status"] == "done"]
+    rows = scored_runs(table, include_incomplete)
     return rows[rows["eval_return_mean"].notna()]
 
 

@@ -21,7 +21,7 @@ from qmixbench import stats
 from qmixbench.grid import arm_label
 from qmixbench.plots import png_axes
 from qmixbench.recorder import atomic_write_text, slug
-from qmixbench.results import CONFIG_PREFIX, SchemaError, final_evaluations
+from qmixbench.results import CONFIG_PREFIX, SchemaError, final_evaluations, scored_runs
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,6 @@ def drop_empty_variants(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=empty)
 
 
-def _scored_runs(table: pd.DataFrame, include_incomplete: bool) -> pd.DataFrame:
-    return table if include_incomplete else table[table["status"] == "done"]
-
-
 def summarize(
     table: pd.DataFrame,
     group_by: Sequence[str] | None = None,
@@ -173,7 +169,7 @@ def summarize(
             c for c in table.columns if c in ("env", "algo", "variant", "seed", "status") or c.startswith(CONFIG_PREFIX)
         )
         raise KeyError(f"unknown group-by column(s) {', '.join(missing)}; valid: {valid}")
-    scored = _scored_runs(table, include_incomplete)
+    scored = scored_runs(table, include_incomplete)
     finals = final_evaluations(scored)
     curves = dict(tuple(scored.groupby("run_dir", sort=False)))
     rng = np.random.default_rng(seed)
@@ -256,7 +252,7 @@ def improvement(
     other as well as with the other algorithms; with no grid the arms are the algorithms. ``score``: the
     metrics.csv column compared, at each run's final evaluation (the return; :mod:`qmixbench.success`
     passes the success rate)."""
-    finals = final_evaluations(_scored_runs(table, include_incomplete))
+    finals = final_evaluations(scored_runs(table, include_incomplete))
     rng = np.random.default_rng(seed)
     rows = []
     for env, group in finals.groupby("env", sort=True):
@@ -324,7 +320,7 @@ def curves(
     Runs are interpolated onto the eval steps they share (up to the shortest run's last step), so a
     run that stopped early never makes the curve jump.
     """
-    rows = _scored_runs(table, include_incomplete)
+    rows = scored_runs(table, include_incomplete)
     rows = rows[rows["env"] == env]
     out: dict[str, dict[str, Any]] = {}
     rng = np.random.default_rng(seed)

@@ -286,6 +286,13 @@ def check_schema(table: pd.DataFrame, schema: dict[str, str] = SCHEMA) -> None:
             raise SchemaError(f"unknown status value(s) {bad}; valid: {', '.join(STATUSES)}")
 
 
+def scored_runs(table: pd.DataFrame, include_incomplete: bool = False) -> pd.DataFrame:
+    """The rows of the runs that statistics score: runs whose status is ``done``, or every run with
+    ``include_incomplete`` (their last evaluation then counts). The one rule every report section uses,
+    so a crashed or half-finished run never enters a mean silently."""
+    return table if include_incomplete else table[table["status"] == "done"]
+
+
 def final_evaluations(table: pd.DataFrame) -> pd.DataFrame:
     """The last evaluation (largest env_steps) of each run: one row per run."""
     if table.empty:

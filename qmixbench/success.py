@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from qmixbench import report, stats
-from qmixbench.results import final_evaluations
+from qmixbench.results import final_evaluations, scored_runs
 
 SCORE = "eval_success_rate"
 """The metrics.csv column scored here (a fraction 0-1 of the evaluation's episodes)."""
@@ -48,8 +48,7 @@ SUCCESS_COLUMNS: tuple[str, ...] = (
 def success_finals(table: pd.DataFrame, include_incomplete: bool = False) -> pd.DataFrame:
     """The final evaluation of each scored run, for the envs whose scored runs all recorded a success
     rate there (see the module docstring); empty when no env qualifies."""
-    scored = table if include_incomplete else table[table["status"] == "done"]
-    finals = final_evaluations(scored)
+    finals = final_evaluations(scored_runs(table, include_incomplete))
     if finals.empty or SCORE not in finals.columns:
         return finals.iloc[0:0]
     recorded = finals.groupby("env")[SCORE].transform(lambda s: bool(s.notna().all()))
