@@ -124,11 +124,12 @@ def score_matrices(
 
 def aggregate_table(cross: CrossTask, reps: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per arm: runs R, tasks T, and every named aggregate with its 95% stratified-bootstrap CI."""
-    rng = np.random.default_rng(seed)
     rows = []
     for (algo, variant), mat in cross.matrices.items():
         row: dict[str, object] = {"algo": algo, "variant": variant, "runs": mat.shape[0], "tasks": mat.shape[1]}
-        for name, (value, low, high) in stats.interval_estimates(mat, reps=reps, rng=rng).items():
+        for name, (value, low, high) in stats.interval_estimates(
+            mat, reps=reps, rng=stats.keyed_rng(seed, algo, variant)
+        ).items():
             row.update({name: value, f"{name}_ci_low": low, f"{name}_ci_high": high})
         rows.append(row)
     return pd.DataFrame(rows, columns=list(AGGREGATE_COLUMNS))
@@ -145,10 +146,11 @@ def plot_performance_profile(cross: CrossTask, path: Path | str, reps: int = 200
     if not cross.matrices:
         return None
     taus = profile_taus(cross)
-    rng = np.random.default_rng(seed)
     with png_axes(path) as ax:
         for (algo, variant), mat in cross.matrices.items():
-            profile, low, high = stats.performance_profile_band(mat, taus, reps=reps, rng=rng)
+            profile, low, high = stats.performance_profile_band(
+                mat, taus, reps=reps, rng=stats.keyed_rng(seed, algo, variant)
+            )
             (line,) = ax.plot(taus, profile, label=f"{arm_label(algo, variant)} (R={mat.shape[0]})")
             ax.fill_between(taus, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_xlabel("normalised score τ (0 random, 1 optimum or best known)")

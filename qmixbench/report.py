@@ -172,11 +172,10 @@ def summarize(
     scored = scored_runs(table, include_incomplete)
     finals = final_evaluations(scored)
     curves = dict(tuple(scored.groupby("run_dir", sort=False)))
-    rng = np.random.default_rng(seed)
     rows = []
     for key, group in finals.groupby(list(group_by), sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        runs = RunGroup(group, [curves[r] for r in group["run_dir"]], rng, reps)
+        runs = RunGroup(group, [curves[r] for r in group["run_dir"]], stats.keyed_rng(seed, *key), reps)
         row: dict[str, Any] = dict(zip(group_by, key))
         for statistic in SUMMARY_STATISTICS:
             values = statistic.compute(runs)
@@ -253,7 +252,6 @@ def improvement(
     metrics.csv column compared, at each run's final evaluation (the return; :mod:`qmixbench.success`
     passes the success rate)."""
     finals = final_evaluations(scored_runs(table, include_incomplete))
-    rng = np.random.default_rng(seed)
     rows = []
     for env, group in finals.groupby("env", sort=True):
         scores = {arm: g[score].dropna().to_numpy(np.float64) for arm, g in group.groupby(list(ARM), sort=True)}
@@ -261,6 +259,7 @@ def improvement(
             for y in scores:
                 if x == y or not scores[x].size or not scores[y].size:
                     continue
+                rng = stats.keyed_rng(seed, env, *x, *y)
                 low, high = stats.probability_of_improvement_ci(scores[x], scores[y], reps=reps, rng=rng)
                 rows.append(
                     {
@@ -323,7 +322,6 @@ def curves(
     rows = scored_runs(table, include_incomplete)
     rows = rows[rows["env"] == env]
     out: dict[str, dict[str, Any]] = {}
-    rng = np.random.default_rng(seed)
     for (algo, variant), group in rows.groupby(list(ARM), sort=True):
         runs = [g.sort_values("env_steps") for _, g in group.groupby("run_dir", sort=True)]
         runs = [r[r["eval_return_mean"].notna()] for r in runs]
@@ -339,7 +337,7 @@ def curves(
                 for r in runs
             ]
         )
-        centre, low, high = stats.curve_band(mat, reps=reps, rng=rng)
+        centre, low, high = stats.curve_band(mat, reps=reps, rng=stats.keyed_rng(seed, env, algo, variant))
         out[_label(algo, variant)] = {"steps": grid, "iqm": centre, "low": low, "high": high, "runs": len(runs)}
     return out
 

@@ -61,11 +61,10 @@ def success_summary(
     """Per env and arm (algorithm, config-grid variant): the runs' final success rates' mean, median
     and IQM with a 95% stratified-bootstrap CI. Columns :data:`SUCCESS_COLUMNS`."""
     finals = success_finals(table, include_incomplete)
-    rng = np.random.default_rng(seed)
     rows = []
     for (env, algo, variant), group in finals.groupby(["env", *report.ARM], sort=True):
         scores = group[SCORE].to_numpy(np.float64)  # (R,) one final success rate per run
-        low, high = stats.stratified_bootstrap_ci(scores, reps=reps, rng=rng)
+        low, high = stats.stratified_bootstrap_ci(scores, reps=reps, rng=stats.keyed_rng(seed, env, algo, variant))
         rows.append(
             {
                 "env": env,

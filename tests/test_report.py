@@ -131,3 +131,29 @@ def test_markdown_table_escapes_pipes():
 
     text = report.markdown_table(pd.DataFrame({"a": ["x|y"], "b": [1.23456789]}))
     assert text.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1.235 |"]
+
+
+def test_adding_another_algorithms_runs_leaves_each_groups_cis_unchanged(tmp_path):
+    # Each group draws its bootstrap from its own keyed stream (stats.keyed_rng): IQL's runs, grouped
+    # before QMIX's and VDN's, must not move their CIs (with one shared stream they did).
+    make_results(tmp_path, algos=("qmix", "vdn"), seeds=range(7))
+    before = results.load([tmp_path])
+    make_results(tmp_path, algos=("iql",), seeds=range(7))
+    after = results.load([tmp_path])
+    assert sorted(after["algo"].unique()) == ["iql", "qmix", "vdn"]
+
+    def ours(frame, columns):
+        return frame[frame["algo"].isin(["qmix", "vdn"])][columns].reset_index(drop=True)
+
+    ci = ["algo", "return_iqm", "iqm_ci_low", "iqm_ci_high"]
+    assert ours(report.summarize(before, reps=200), ci).equals(ours(report.summarize(after, reps=200), ci))
+    other_seed = report.summarize(before, reps=200, seed=1)
+    assert not ours(report.summarize(before, reps=200), ci).equals(ours(other_seed, ci))  # the draws matter here
+
+    def pair(frame):
+        rows = frame[frame["algo_x"].isin(["qmix", "vdn"]) & frame["algo_y"].isin(["qmix", "vdn"])]
+        return rows[["algo_x", "algo_y", "p_improve", "ci_low", "ci_high"]].reset_index(drop=True)
+
+    assert pair(report.improvement(before, reps=200)).equals(pair(report.improvement(after, reps=200)))
+    bands = [report.curves(t, "matrix/two-step-v0", reps=200)["qmix"] for t in (before, after)]
+    assert (bands[0]["low"] == bands[1]["low"]).all() and (bands[0]["high"] == bands[1]["high"]).all()
