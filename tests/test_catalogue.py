@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import _markdown as markdown
+
 from qmixbench.algos import env_defaults
 from qmixbench.config import TrainConfig
 from qmixbench_envs.registry import ENV_SPECS
@@ -18,18 +20,13 @@ CATALOGUE = Path(__file__).resolve().parents[1] / "envs" / "README.md"
 
 
 def _catalogue_rows() -> dict[str, dict[str, str]]:
-    lines = CATALOGUE.read_text(encoding="utf-8").splitlines()
-    header_at = next(i for i, line in enumerate(lines) if line.startswith("| id | picture | agents |"))
-    header = [cell.strip() for cell in lines[header_at].strip().strip("|").split("|")]
-    rows = {}
-    for line in lines[header_at + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+    header, rows = markdown.table(CATALOGUE.read_text(encoding="utf-8"), "| id | picture | agents |")
+    by_id = {}
+    for cells in rows:
         env_id = re.match(r"`([^`]+)`", cells[0])
-        assert env_id, f"catalogue row without a `id`: {line[:80]}"
-        rows[env_id.group(1)] = dict(zip(header, cells))
-    return rows
+        assert env_id, f"catalogue row without a `id`: {cells[0]!r}"
+        by_id[env_id.group(1)] = dict(zip(header, cells))
+    return by_id
 
 
 def _steps(text: str) -> int:

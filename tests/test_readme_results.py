@@ -13,6 +13,7 @@ import math
 import re
 from pathlib import Path
 
+import _markdown as markdown
 import pandas as pd
 import pytest
 
@@ -24,16 +25,8 @@ NUMBER = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)(k?)(?![\w.])")
 
 def readme_table(header_start: str) -> dict[str, list[str]]:
     """The README table whose header row starts with ``header_start``: {first cell: the other cells}."""
-    lines = README.read_text(encoding="utf-8").splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith(header_start)]
-    assert len(starts) == 1, f"README.md has {len(starts)} tables whose header starts {header_start!r}"
-    rows: dict[str, list[str]] = {}
-    for line in lines[starts[0] + 2 :]:  # after the header and the |---| separator
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        rows[cells[0]] = cells[1:]
-    return rows
+    _header, rows = markdown.table(README.read_text(encoding="utf-8"), header_start)
+    return {row[0]: row[1:] for row in rows}
 
 
 def printed_numbers(text: str) -> list[tuple[float, float]]:
