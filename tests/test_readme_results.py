@@ -113,6 +113,44 @@ def test_multigrid_core_table_is_the_core_report():
         assert_cell(versus_iql, p_improve(improvement, env, "qmix", "iql"), f"{env} P(QMIX > IQL)")
 
 
+def _seeds_reaching(suite: str, env: str, algo: str, threshold: float) -> int:
+    directory = REFERENCE / suite / env.replace("/", "__") / algo
+    reached = 0
+    for metrics in sorted(directory.glob("seed_*/metrics.csv")):
+        success = pd.read_csv(metrics)["eval_success_rate"].dropna()
+        reached += bool((success >= threshold).any())
+    return reached
+
+
+def p_either_way(frame: pd.DataFrame, env: str, x: str, y: str) -> list[float]:
+    """P(x > y) [CI] from a report that lists each pair once, in either order: P(y > x) = 1 - P(x > y)
+    (ties count half), and the bootstrap CI flips with it."""
+    if len(frame[(frame.env == env) & (frame.algo_x == x) & (frame.algo_y == y)]):
+        return p_improve(frame, env, x, y)
+    p, low, high = p_improve(frame, env, y, x)
+    return [1.0 - p, 1.0 - high, 1.0 - low]
+
+
+def test_multigrid_successors_table_is_the_core_report():
+    rows = readme_table("| preset | two-step vault | collect-8x8")
+    summary = report("multigrid-core")
+    improvement = report("multigrid-core", "report_improvement.csv")
+    vault, collect = "multigrid/two-step-vault-v0", "multigrid/collect-8x8-v0"
+    for name in ["QMIX", "CW-QMIX", "OW-QMIX", "QPLEX"]:
+        algo = PRESETS[name]
+        vault_cell, collect_cell, *versus = row_for(rows, name)
+        for env, cell in [(vault, vault_cell), (collect, collect_cell)]:
+            row = one(summary, env=env, algo=algo)
+            assert row.seeds >= 5, f"{env} {name}: the README's table is over 5 seeds"
+            expected = [row.return_iqm, row.iqm_ci_low, row.iqm_ci_high]
+            if env == collect:
+                expected += [_seeds_reaching("multigrid-core", env, algo, 0.9), row.seeds]
+            assert_cell(cell, expected, f"{env} {name}")
+        for other, cell in zip(["qmix", "vdn", "iql"], versus):
+            expected = [] if other == algo else p_either_way(improvement, collect, algo, other)
+            assert_cell(cell, expected, f"{collect} P({name} > {other})")
+
+
 def test_multigrid_open_table_is_the_open_report():
     rows = readme_table("| task | QMIX | VDN | IQL | reading |")
     summary = report("multigrid-open")
@@ -142,15 +180,6 @@ def test_papoudakis_table_is_the_protocol_report():
             best = one(metrics, env=env, algo=PRESETS[name], metric="max_return")
             average = one(metrics, env=env, algo=PRESETS[name], metric="average_return")
             assert_cell(cell, [best.value, best.ci_low, best.ci_high, average.value], f"{env} {name}")
-
-
-def _seeds_reaching(suite: str, env: str, algo: str, threshold: float) -> int:
-    directory = REFERENCE / suite / env.replace("/", "__") / algo
-    reached = 0
-    for metrics in sorted(directory.glob("seed_*/metrics.csv")):
-        success = pd.read_csv(metrics)["eval_success_rate"].dropna()
-        reached += bool((success >= threshold).any())
-    return reached
 
 
 def test_smax_table_is_the_smax_win_rate_report():
