@@ -122,15 +122,6 @@ def _seeds_reaching(suite: str, env: str, algo: str, threshold: float) -> int:
     return reached
 
 
-def p_either_way(frame: pd.DataFrame, env: str, x: str, y: str) -> list[float]:
-    """P(x > y) [CI] from a report that lists each pair once, in either order: P(y > x) = 1 - P(x > y)
-    (ties count half), and the bootstrap CI flips with it."""
-    if len(frame[(frame.env == env) & (frame.algo_x == x) & (frame.algo_y == y)]):
-        return p_improve(frame, env, x, y)
-    p, low, high = p_improve(frame, env, y, x)
-    return [1.0 - p, 1.0 - high, 1.0 - low]
-
-
 def test_multigrid_successors_table_is_the_core_report():
     rows = readme_table("| preset | two-step vault | collect-8x8")
     summary = report("multigrid-core")
@@ -147,7 +138,7 @@ def test_multigrid_successors_table_is_the_core_report():
                 expected += [_seeds_reaching("multigrid-core", env, algo, 0.9), row.seeds]
             assert_cell(cell, expected, f"{env} {name}")
         for other, cell in zip(["qmix", "vdn", "iql"], versus):
-            expected = [] if other == algo else p_either_way(improvement, collect, algo, other)
+            expected = [] if other == algo else p_improve(improvement, collect, algo, other)
             assert_cell(cell, expected, f"{collect} P({name} > {other})")
 
 
